@@ -1,0 +1,85 @@
+# Entry points. `make up` and `make test` are the two commands a fresh machine needs: each sets up
+# what it uses (the Go-built Pulumi toolchain, cached outside the clone, and the .venv) first.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= local
+PYTHON ?= python3
+VENV := .venv
+
+# The `local` stack's embedded default: a file backend inside the clone (git-ignored) and a
+# passphrase secrets provider whose passphrase is public and protects nothing but local state.
+LOCAL_BACKEND := $(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= file://$(LOCAL_BACKEND)
+export PULUMI_CONFIG_PASSPHRASE ?= local-only-not-a-secret
+export PULUMI_SKIP_UPDATE_CHECK := true
+# Nothing may be downloaded here: plugins come from tools/toolchain.py only.
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+# The language host runs the program with this interpreter (see tools/toolchain.py).
+export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
+export PATH := $(shell $(PYTHON) tools/toolchain.py bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
+
+PULUMI := pulumi --non-interactive --stack $(STACK)
+
+.PHONY: help setup toolchain up preview destroy stack test unit lint env clean
+
+help:
+	@echo "make up          set up, then pulumi up of STACK (default: local)"
+	@echo "make test        set up, then lint and run every test"
+	@echo "make preview     pulumi preview --diff of STACK"
+	@echo "make destroy     pulumi destroy of STACK"
+	@echo "make unit        the fast tests only (no engine)"
+	@echo "eval \"\$$(make -s env)\"   use this toolchain from your shell"
+
+toolchain:
+	@$(PYTHON) tools/toolchain.py setup
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "[venv] installing requirements.txt"
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-models.txt
+	@echo "[venv] installing requirements-dev.txt and requirements-models.txt"
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements.txt -r requirements-dev.txt -r requirements-models.txt
+	@touch $@
+
+setup: toolchain $(VENV)/.runtime
+
+stack: setup
+	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
+	@pulumi stack select --non-interactive --create $(STACK) \
+		$(if $(filter local,$(STACK)),--secrets-provider passphrase,)
+
+up: stack
+	$(PULUMI) up --yes
+
+preview: stack
+	$(PULUMI) preview --diff
+
+destroy: stack
+	$(PULUMI) destroy --yes
+
+lint: $(VENV)/.dev
+	ruff check .
+	ruff format --check .
+	mypy
+
+unit: $(VENV)/.dev
+	python -m pytest -m "not engine"
+
+test: toolchain $(VENV)/.dev lint
+	python -m pytest
+
+env:
+	@echo "export PATH='$(PATH)'"
+	@echo "export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'"
+	@echo "export PULUMI_CONFIG_PASSPHRASE='$(PULUMI_CONFIG_PASSPHRASE)'"
+	@echo "export PULUMI_PYTHON_CMD='$(PULUMI_PYTHON_CMD)'"
+	@echo "export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Names of the stack outputs, shared by the program and the tests that read them."""
+
+CLUSTER_MODE = "clusterMode"
+RENDER_DIRECTORY = "renderDirectory"
+NAMESPACES = "namespaces"

@@ -1,0 +1,138 @@
+"""The `local` stack with the real engine: preview, up, schema-valid manifests, no perpetual diff,
+a clean destroy, and a bad config value that stops everything without touching what is deployed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from components import outputs
+from components.cluster import KUBERNETES_VERSION
+from tests.engine import ROOT, LocalStack
+
+pytestmark = pytest.mark.engine
+
+
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: `make` must choose the backend, passphrase and Python."""
+    dropped = {"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_PYTHON_CMD", "MAKEFLAGS"}
+    return {key: value for key, value in os.environ.items() if key not in dropped}
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack.create(tmp_path_factory.mktemp("local"))
+    preview = stack.preview()
+    assert "+ 6 to create" in preview.stdout, preview.stdout
+    stack.up()
+    yield stack
+
+
+def rendered(stack: LocalStack) -> dict[str, dict[str, object]]:
+    documents = {}
+    for path in sorted(stack.manifests.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                documents[str(path.relative_to(stack.manifests))] = document
+    return documents
+
+
+def test_up_renders_both_namespaces_and_exports_them(deployed: LocalStack) -> None:
+    documents = rendered(deployed)
+    names = sorted(d["metadata"]["name"] for d in documents.values())  # type: ignore[index]
+    assert names == ["gpu-platform", "models"], documents.keys()
+    assert deployed.outputs() == {
+        outputs.CLUSTER_MODE: "render",
+        outputs.RENDER_DIRECTORY: "build/manifests/local",
+        outputs.NAMESPACES: {"platform": "gpu-platform", "models": "models"},
+    }
+
+
+def test_every_rendered_manifest_is_valid_against_the_kubernetes_schema(
+    deployed: LocalStack,
+) -> None:
+    documents = rendered(deployed)
+    assert documents
+    for path, document in documents.items():
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{path}: {error.message}")
+
+
+def test_schema_validation_rejects_an_unknown_field() -> None:
+    # The check above can fail: strict mode refuses what the API server would drop silently.
+    bad = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "labelz": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+
+
+def test_second_preview_after_up_shows_no_changes(deployed: LocalStack) -> None:
+    result = deployed.preview("--expect-no-changes", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bad_config_value_fails_preview_and_up_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    stack = LocalStack.create(tmp_path)
+    stack.up()
+    before_state = stack.resource_urns()
+    before_files = {p: p.read_bytes() for p in stack.manifests.rglob("*.yaml")}
+
+    stack.pulumi("config", "set", "platformNamespace", "Platform_NS")
+    for command in (stack.preview, stack.up):
+        result = command(check=False)
+        assert result.returncode != 0
+        assert "invalid stack configuration in Pulumi.local.yaml:" in result.stdout
+        assert "gpu-model-platform:platformNamespace: 'Platform_NS' is not a DNS-1123 label" in (
+            result.stdout
+        )
+        assert "Traceback" not in result.stdout + result.stderr
+
+    assert stack.resource_urns() == before_state
+    assert {p: p.read_bytes() for p in stack.manifests.rglob("*.yaml")} == before_files
+
+
+def test_destroy_leaves_the_stack_and_the_render_folder_empty(tmp_path: Path) -> None:
+    stack = LocalStack.create(tmp_path)
+    stack.up()
+    assert list(stack.manifests.rglob("*.yaml"))
+    stack.pulumi("destroy", "--yes", "--skip-preview")
+    assert stack.resource_urns() == []
+    assert list(stack.manifests.rglob("*.yaml")) == []
+
+
+def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
+    """The README's main command renders the manifests; run again, it changes nothing."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    clone = tmp_path / "clone"
+    for name in filter(None, tracked):
+        if (ROOT / name).exists():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    # Reuse the installed virtualenv: its install stamp is newer than the copied requirements.
+    (clone / ".venv").symlink_to(ROOT / ".venv")
+    env = user_env()
+
+    first = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(p.name for p in (clone / "build/manifests/local").rglob("*.yaml")) == [
+        "v1-namespace-default-gpu-platform.yaml",
+        "v1-namespace-default-models.yaml",
+    ]
+    assert (clone / ".pulumi-state").is_dir()
+
+    second = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "6 unchanged" in second.stdout, second.stdout
+    assert "to create" not in second.stdout and "created" not in second.stdout
