@@ -1,0 +1,68 @@
+"""GPU facts, defined once: the cluster's node groups, the serving stacks and the policies all read
+them from here, so a pod's selector and a node group's labels cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+# The extended resource the NVIDIA device plugin advertises on GPU nodes.
+GPU_RESOURCE = "nvidia.com/gpu"
+
+# Every GPU node group carries these labels; a GPU pod requires GPU_TYPE_LABEL to be one of the
+# GPU types its model accepts.
+GPU_NODE_LABEL = "gpu-model-platform/accelerator"
+GPU_NODE_LABEL_VALUE = "nvidia"
+GPU_TYPE_LABEL = "gpu-model-platform/gpu-type"
+
+# Every GPU node group is tainted so that only pods that ask for GPUs (and tolerate it) land there.
+GPU_TAINT_KEY = GPU_RESOURCE
+GPU_TAINT_VALUE = "present"
+GPU_TAINT_EFFECT = "NoSchedule"
+
+GpuType = Literal["t4", "a10g", "l4", "l40s", "a100", "h100"]
+
+# Instance families the platform runs GPU node groups on, and the GPU each carries.
+GPU_TYPE_BY_INSTANCE_FAMILY: dict[str, GpuType] = {
+    "g4dn": "t4",
+    "g5": "a10g",
+    "g6": "l4",
+    "g6e": "l40s",
+    "p4d": "a100",
+    "p5": "h100",
+}
+
+
+def gpu_node_labels(gpu_type: GpuType) -> dict[str, str]:
+    """Labels of a GPU node group (and of the simulated GPU nodes)."""
+    return {GPU_NODE_LABEL: GPU_NODE_LABEL_VALUE, GPU_TYPE_LABEL: gpu_type}
+
+
+def gpu_taint() -> dict[str, str]:
+    return {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
+
+
+def gpu_toleration() -> dict[str, str]:
+    """Tolerates the GPU taint whatever its value, so a change of value does not strand pods."""
+    return {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT}
+
+
+def gpu_node_affinity(gpu_types: list[GpuType]) -> dict[str, Any]:
+    """Required affinity to GPU nodes of one of the accepted GPU types."""
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": GPU_NODE_LABEL,
+                                "operator": "In",
+                                "values": [GPU_NODE_LABEL_VALUE],
+                            },
+                            {"key": GPU_TYPE_LABEL, "operator": "In", "values": list(gpu_types)},
+                        ]
+                    }
+                ]
+            }
+        }
+    }
