@@ -22,14 +22,15 @@ export PATH := $(shell $(PYTHON) tools/toolchain.py bin-dir):$(CURDIR)/$(VENV)/b
 
 PULUMI := pulumi --non-interactive --stack $(STACK)
 
-.PHONY: help setup toolchain up preview destroy stack test unit lint env clean
+.PHONY: help setup toolchain up preview destroy stack models test unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local)"
 	@echo "make test        set up, then lint and run every test"
 	@echo "make preview     pulumi preview --diff of STACK"
 	@echo "make destroy     pulumi destroy of STACK"
-	@echo "make unit        the fast tests only (no engine)"
+	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
+	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
 	@echo "eval \"\$$(make -s env)\"   use this toolchain from your shell"
 
 toolchain:
@@ -63,13 +64,18 @@ preview: stack
 destroy: stack
 	$(PULUMI) destroy --yes
 
+# The model gate: the only step that imports TensorFlow. MODEL=iris gates one model.
+MODEL ?=
+models: $(VENV)/.dev
+	python -m tools.gate $(MODEL)
+
 lint: $(VENV)/.dev
 	ruff check .
 	ruff format --check .
 	mypy
 
 unit: $(VENV)/.dev
-	python -m pytest -m "not engine"
+	python -m pytest -m "not engine and not gate"
 
 test: toolchain $(VENV)/.dev lint
 	python -m pytest

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.config import PlatformSettings
+
 # The Kubernetes minor version the platform targets: manifests are validated against its schema.
 KUBERNETES_VERSION = "1.33"
 
@@ -23,6 +25,14 @@ class LocalClusterArgs:
     """Context within the kubeconfig; empty uses its current context."""
     render_directory: str
     """Folder (relative to the project) that receives the manifests when there is no cluster."""
+
+    @classmethod
+    def from_settings(cls, settings: PlatformSettings) -> LocalClusterArgs:
+        return cls(
+            kubeconfig=settings.kubeconfig,
+            context=settings.kube_context,
+            render_directory=settings.render_directory,
+        )
 
 
 def provider_args(args: LocalClusterArgs) -> k8s.ProviderArgs:

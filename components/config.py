@@ -16,7 +16,7 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from components.types import DnsLabel, Environment, ProjectPath
+from components.types import DnsLabel, Environment, ImageRegistry, ProjectPath
 
 PROJECT = "gpu-model-platform"
 
@@ -36,6 +36,9 @@ class PlatformSettings(BaseModel):
     render_directory: ProjectPath = Field(alias="renderDirectory")
     platform_namespace: DnsLabel = Field(alias="platformNamespace")
     models_namespace: DnsLabel = Field(alias="modelsNamespace")
+    max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
+    image_registry: ImageRegistry = Field(alias="imageRegistry")
+    build_images: bool = Field(alias="buildImages")
 
     @model_validator(mode="after")
     def _check(self) -> PlatformSettings:

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import KUBERNETES_VERSION
+from components.config import PlatformSettings
 
 PART_OF = "gpu-model-platform"
 ROLE_LABEL = "gpu-model-platform/role"
@@ -44,6 +45,17 @@ class PlatformNamespacesArgs:
     """Name of the namespace for shared platform services."""
     models: str
     """Name of the namespace the model serving stacks run in."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: PlatformSettings, provider: k8s.Provider
+    ) -> PlatformNamespacesArgs:
+        return cls(
+            provider=provider,
+            environment=settings.environment,
+            platform=settings.platform_namespace,
+            models=settings.models_namespace,
+        )
 
 
 class PlatformNamespaces(pulumi.ComponentResource):

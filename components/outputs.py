@@ -3,3 +3,4 @@
 CLUSTER_MODE = "clusterMode"
 RENDER_DIRECTORY = "renderDirectory"
 NAMESPACES = "namespaces"
+MODELS = "models"

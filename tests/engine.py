@@ -87,6 +87,11 @@ class LocalStack:
     def up(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", "--skip-preview", *args, check=check)
 
+    def preview_steps(self) -> dict[str, str]:
+        """URN to operation of every step a preview plans, except resources left as they are."""
+        plan = json.loads(self.preview("--json").stdout)
+        return {step["urn"]: step["op"] for step in plan.get("steps", []) if step["op"] != "same"}
+
     def outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.pulumi("stack", "output", "--json").stdout)
         return result

@@ -47,7 +47,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
+        outputs = dict(args.inputs)
+        if args.typ == "docker:index/image:Image":
+            # What the registry answers after a push: the tag pinned to its manifest digest.
+            outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:mock"
+        return f"{args.name}-id", outputs
 
     def call(
         self, args: pulumi.runtime.MockCallArgs

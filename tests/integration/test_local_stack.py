@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -18,6 +19,20 @@ from components.cluster import KUBERNETES_VERSION
 from tests.engine import ROOT, LocalStack
 
 pytestmark = pytest.mark.engine
+
+MODELS = ("digits", "iris")
+SERVING_OBJECTS = (
+    ("ServiceAccount", "serving"),
+    ("ConfigMap", "tfserving"),
+    ("Deployment", "stable"),
+    ("HorizontalPodAutoscaler", "stable"),
+    ("Service", "serving"),
+    ("PodDisruptionBudget", "serving"),
+    ("NetworkPolicy", "serving"),
+)
+# The stack, the cluster component and its provider, the namespaces component and two namespaces,
+# then per model its component and its serving objects.
+EXPECTED_RESOURCES = 6 + len(MODELS) * (1 + len(SERVING_OBJECTS))
 
 
 def user_env() -> dict[str, str]:
@@ -30,12 +45,12 @@ def user_env() -> dict[str, str]:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     stack = LocalStack.create(tmp_path_factory.mktemp("local"))
     preview = stack.preview()
-    assert "+ 6 to create" in preview.stdout, preview.stdout
+    assert f"+ {EXPECTED_RESOURCES} to create" in preview.stdout, preview.stdout
     stack.up()
     yield stack
 
 
-def rendered(stack: LocalStack) -> dict[str, dict[str, object]]:
+def rendered(stack: LocalStack) -> dict[str, dict[str, Any]]:
     documents = {}
     for path in sorted(stack.manifests.rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
@@ -44,15 +59,27 @@ def rendered(stack: LocalStack) -> dict[str, dict[str, object]]:
     return documents
 
 
-def test_up_renders_both_namespaces_and_exports_them(deployed: LocalStack) -> None:
-    documents = rendered(deployed)
-    names = sorted(d["metadata"]["name"] for d in documents.values())  # type: ignore[index]
-    assert names == ["gpu-platform", "models"], documents.keys()
-    assert deployed.outputs() == {
-        outputs.CLUSTER_MODE: "render",
-        outputs.RENDER_DIRECTORY: "build/manifests/local",
-        outputs.NAMESPACES: {"platform": "gpu-platform", "models": "models"},
-    }
+def stable_name(document: dict[str, Any]) -> str:
+    """The object's name, less the random suffix Pulumi gives the (immutable) ConfigMaps."""
+    name: str = document["metadata"]["name"]
+    return name.rsplit("-", 1)[0] if document["kind"] == "ConfigMap" else name
+
+
+def test_up_renders_the_namespaces_and_both_models_and_exports_them(deployed: LocalStack) -> None:
+    kinds = sorted((d["kind"], stable_name(d)) for d in rendered(deployed).values())
+    assert kinds == sorted(
+        [("Namespace", "gpu-platform"), ("Namespace", "models")]
+        + [(kind, f"{model}-{suffix}") for model in MODELS for kind, suffix in SERVING_OBJECTS]
+    )
+    exported = deployed.outputs()
+    assert exported[outputs.CLUSTER_MODE] == "render"
+    assert exported[outputs.RENDER_DIRECTORY] == "build/manifests/local"
+    assert exported[outputs.NAMESPACES] == {"platform": "gpu-platform", "models": "models"}
+    assert exported[outputs.MODELS]["iris"]["versions"] == {"stable": 2}
+    assert exported[outputs.MODELS]["digits"]["versions"] == {"stable": 1}
+    assert exported[outputs.MODELS]["iris"]["images"]["stable"].startswith(
+        "registry.local:5000/gpu-model-platform/iris:v2-"
+    )
 
 
 def test_every_rendered_manifest_is_valid_against_the_kubernetes_schema(
@@ -113,7 +140,11 @@ def test_destroy_leaves_the_stack_and_the_render_folder_empty(tmp_path: Path) ->
 def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     """The README's main command renders the manifests; run again, it changes nothing."""
     tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\0")
     clone = tmp_path / "clone"
     for name in filter(None, tracked):
@@ -126,13 +157,15 @@ def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
 
     first = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert sorted(p.name for p in (clone / "build/manifests/local").rglob("*.yaml")) == [
-        "v1-namespace-default-gpu-platform.yaml",
+    names = {p.name for p in (clone / "build/manifests/local").rglob("*.yaml")}
+    assert len(names) == EXPECTED_RESOURCES - 6 - len(MODELS) + 2, names
+    assert {
         "v1-namespace-default-models.yaml",
-    ]
+        "apps_v1-deployment-models-iris-stable.yaml",
+    } <= names
     assert (clone / ".pulumi-state").is_dir()
 
     second = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "6 unchanged" in second.stdout, second.stdout
+    assert f"{EXPECTED_RESOURCES} unchanged" in second.stdout, second.stdout
     assert "to create" not in second.stdout and "created" not in second.stdout

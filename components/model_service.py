@@ -1,0 +1,130 @@
+"""One model's serving stack: its images, TF Serving Deployments (stable and canary), Service,
+autoscalers, disruption budget and network policy, all labelled with model, version and track."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components import serving
+from components.catalog import CatalogEntry
+from components.config import PlatformSettings
+
+DOCKERFILE = Path(__file__).with_name("model-image.Dockerfile")
+
+
+@dataclass(frozen=True)
+class ModelServiceArgs:
+    entry: CatalogEntry
+    namespace: str
+    provider: k8s.Provider
+    registry: str
+    """Image repository prefix, e.g. `<account>.dkr.ecr.<region>.amazonaws.com`."""
+    build_images: bool
+    """Build and push each version's image (needs a Docker engine); else reference its tag."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: PlatformSettings, entry: CatalogEntry, provider: k8s.Provider
+    ) -> ModelServiceArgs:
+        return cls(
+            entry=entry,
+            namespace=settings.models_namespace,
+            provider=provider,
+            registry=settings.image_registry,
+            build_images=settings.build_images,
+        )
+
+
+def image_build_args(entry: CatalogEntry, version: int, registry: str) -> docker.ImageArgs:
+    spec = entry.spec
+    return docker.ImageArgs(
+        image_name=serving.image_reference(registry, spec, version, entry.digests[version]),
+        build=docker.DockerBuildArgs(
+            context=str(entry.directory),
+            dockerfile=str(DOCKERFILE),
+            platform="linux/amd64",
+            args={
+                "SERVING_IMAGE": serving.serving_base_image(spec),
+                "MODEL_NAME": spec.name,
+                "MODEL_VERSION": str(version),
+            },
+        ),
+        # A preview must not need a Docker engine; the image is built when it ships.
+        build_on_preview=False,
+    )
+
+
+class ModelService(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    versions: dict[str, int]
+    """Version served by each track, e.g. {"stable": 2, "canary": 3}."""
+    images: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpu-model-platform:serving:ModelService", name, None, opts)
+        spec, namespace = args.entry.spec, args.namespace
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        images: dict[int, pulumi.Input[str]] = {}
+        for version in spec.served_versions:
+            if args.build_images:
+                image = docker.Image(
+                    f"{name}-image-v{version}",
+                    image_build_args(args.entry, version, args.registry),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                # Pin pods to the pushed digest: a tag could be moved, a digest cannot.
+                images[version] = image.repo_digest
+            else:
+                images[version] = serving.image_reference(
+                    args.registry, spec, version, args.entry.digests[version]
+                )
+
+        account_body = serving.service_account(spec, namespace)
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-serviceaccount",
+            metadata=account_body["metadata"],
+            automount_service_account_token=account_body["automountServiceAccountToken"],
+            opts=k8s_opts,
+        )
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-tfserving", **serving.config_map(spec, namespace), opts=k8s_opts
+        )
+        config_name = config.metadata.apply(lambda m: str(m.name))
+        # Pods of a Deployment cannot start before their ServiceAccount exists.
+        after_account = k8s_opts.merge(pulumi.ResourceOptions(depends_on=[account]))
+        self.versions = {}
+        self.images = {}
+        for track in serving.tracks(spec, images):
+            self.versions[track.name] = track.version
+            self.images[track.name] = pulumi.Output.from_input(track.image)
+            k8s.apps.v1.Deployment(
+                f"{name}-{track.name}",
+                **serving.deployment(spec, track, namespace, config_name),
+                opts=after_account,
+            )
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-{track.name}-autoscaler",
+                **serving.horizontal_pod_autoscaler(spec, track, namespace),
+                opts=k8s_opts,
+            )
+        service = k8s.core.v1.Service(
+            f"{name}-service", **serving.service(spec, namespace), opts=k8s_opts
+        )
+        budget = serving.pod_disruption_budget(spec, namespace)
+        if budget is not None:
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-disruption-budget", **budget, opts=k8s_opts)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy", **serving.network_policy(spec, namespace), opts=k8s_opts
+        )
+        self.service_name = service.metadata.apply(lambda m: str(m.name))
+        self.register_outputs(
+            {"serviceName": self.service_name, "versions": self.versions, "images": self.images}
+        )

@@ -1,0 +1,127 @@
+"""Model serving stacks through the real engine: a change to one model touches only that model,
+a new model is a new folder, and a bad model stops the preview with nothing changed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.engine import ROOT, LocalStack
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> Iterator[LocalStack]:
+    stack = LocalStack.create(tmp_path)
+    stack.up()
+    yield stack
+
+
+def edit_spec(stack: LocalStack, model: str, **changes: object) -> None:
+    path = stack.project / "models" / model / "model.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw.update(changes)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def belongs_to(urn: str, model: str) -> bool:
+    """URNs of a ModelService and its children end in the model name or `<model>-<object>`."""
+    name = urn.rsplit("::", 1)[1]
+    in_model_service = "gpu-model-platform:serving:ModelService" in urn
+    return in_model_service and (name == model or name.startswith(f"{model}-"))
+
+
+def test_rolling_back_one_model_touches_only_that_model(deployed: LocalStack) -> None:
+    edit_spec(deployed, "iris", serving={"active": 1})
+    steps = deployed.preview_steps()
+    assert steps, "a version change must show in the preview"
+    assert all(belongs_to(urn, "iris") for urn in steps), steps
+    updated = {urn.rsplit("::", 1)[1]: op for urn, op in steps.items()}
+    # The ConfigMap holds every declared version: only the Deployment (and the labels of its
+    # autoscaler) follow the version.
+    assert updated == {"iris-stable": "update", "iris-stable-autoscaler": "update"}, updated
+
+
+def test_a_canary_adds_only_its_deployment_and_autoscaler(deployed: LocalStack) -> None:
+    edit_spec(
+        deployed,
+        "iris",
+        serving={"active": 2, "canary": {"version": 1, "percent": 50}},
+        replicas={"min": 2, "max": 6},
+    )
+    steps = {urn.rsplit("::", 1)[1]: op for urn, op in deployed.preview_steps().items()}
+    # The stable Deployment is untouched; its autoscaler's bounds shrink to make room.
+    assert steps == {
+        "iris-canary": "create",
+        "iris-canary-autoscaler": "create",
+        "iris-stable-autoscaler": "update",
+    }, steps
+
+
+def test_a_third_model_is_a_folder_with_its_gate_run_and_no_code_change(
+    deployed: LocalStack,
+) -> None:
+    copy = deployed.project / "models" / "iris-copy"
+    shutil.copytree(deployed.project / "models" / "iris", copy)
+    shutil.rmtree(copy / "gate")
+    edit_spec(deployed, "iris-copy", name="iris-copy")
+    shutil.copytree(ROOT / "tools", deployed.project / "tools")
+    gate = subprocess.run(
+        [sys.executable, "-m", "tools.gate", "iris-copy"],
+        cwd=deployed.project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+
+    steps = deployed.preview_steps()
+    assert steps and set(steps.values()) == {"create"}, steps
+    assert all("iris-copy" in urn for urn in steps), steps
+    deployed.up()
+    assert (
+        deployed.manifests / "1-manifest" / "apps_v1-deployment-models-iris-copy-stable.yaml"
+    ).is_file()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"serving": {"active": 2, "canary": {"version": 1, "percent": 100}}},
+            "models/iris/model.yaml: serving.canary.percent: Input should be less than or equal "
+            "to 99",
+        ),
+        ({"serving": {"active": 3}}, "models/iris/model.yaml: serving.active: version 3 is not"),
+        ({"colour": "blue"}, "models/iris/model.yaml: colour: unknown field"),
+    ],
+)
+def test_a_bad_model_stops_preview_and_up_and_nothing_changes(
+    deployed: LocalStack, changes: dict[str, object], message: str
+) -> None:
+    before = deployed.resource_urns()
+    files = {p: p.read_bytes() for p in deployed.manifests.rglob("*.yaml")}
+    edit_spec(deployed, "iris", **changes)
+    for command in (deployed.preview, deployed.up):
+        result = command(check=False)
+        assert result.returncode != 0
+        assert "models cannot deploy; nothing was changed:" in result.stdout, result.stdout
+        assert message in result.stdout, result.stdout
+        assert "Traceback" not in result.stdout + result.stderr
+    assert deployed.resource_urns() == before
+    assert {p: p.read_bytes() for p in deployed.manifests.rglob("*.yaml")} == files
+
+
+def test_savedmodel_changed_after_its_gate_stops_the_preview(deployed: LocalStack) -> None:
+    pb = deployed.project / "models" / "digits" / "savedmodel" / "1" / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes() + b"\0")
+    result = deployed.preview(check=False)
+    assert result.returncode != 0
+    assert "models/digits/savedmodel/1: files changed since the gate passed" in result.stdout
