@@ -21,16 +21,19 @@ export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(shell $(PYTHON) tools/toolchain.py bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
 
 PULUMI := pulumi --non-interactive --stack $(STACK)
+# Every preview and up runs the policy pack, enforced as the stack's environment says.
+POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain up preview destroy stack models test unit lint env clean
+.PHONY: help setup toolchain up preview destroy stack models bench test unit lint env clean
 
 help:
-	@echo "make up          set up, then pulumi up of STACK (default: local)"
+	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
 	@echo "make test        set up, then lint and run every test"
-	@echo "make preview     pulumi preview --diff of STACK"
+	@echo "make preview     pulumi preview --diff of STACK, with the policy pack"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
 	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
+	@echo "make bench       preview cost as the fleet grows (bench/README.md)"
 	@echo "eval \"\$$(make -s env)\"   use this toolchain from your shell"
 
 toolchain:
@@ -56,10 +59,10 @@ stack: setup
 		$(if $(filter local,$(STACK)),--secrets-provider passphrase,)
 
 up: stack
-	$(PULUMI) up --yes
+	$(PULUMI) up --yes $(POLICIES)
 
 preview: stack
-	$(PULUMI) preview --diff
+	$(PULUMI) preview --diff $(POLICIES)
 
 destroy: stack
 	$(PULUMI) destroy --yes
@@ -68,6 +71,10 @@ destroy: stack
 MODEL ?=
 models: $(VENV)/.dev
 	python -m tools.gate $(MODEL)
+
+# Benchmarks print figures; they are not tests and CI does not run them.
+bench: toolchain $(VENV)/.dev
+	python bench/preview_cost.py
 
 lint: $(VENV)/.dev
 	ruff check .

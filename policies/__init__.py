@@ -1,0 +1,1 @@
+"""The gpu-model-platform CrossGuard policy pack (run with `--policy-pack policies`)."""

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.kube import dig, object_name, pod_spec
+from policies.rules.gpu_resources import gpus_per_pod
+from policies.support import Rule
+
+StackResource = tuple[str, Mapping[str, Any], str]
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+def peak_replicas(resources: Sequence[StackResource]) -> dict[tuple[str, str], int]:
+    """Most replicas each Deployment can reach: its autoscaler's maximum, else its replicas."""
+    peaks: dict[tuple[str, str], int] = {}
+    for resource_type, props, _ in resources:
+        if resource_type == HPA:
+            target = dig(props, "spec", "scaleTargetRef") or {}
+            key = (str(dig(props, "metadata", "namespace")), str(target.get("name")))
+            peaks[key] = int(dig(props, "spec", "maxReplicas") or 1)
+    return peaks
+
+
+def check(
+    resources: Sequence[StackResource], config: Mapping[str, Any]
+) -> list[tuple[str, str | None]]:
+    peaks = peak_replicas(resources)
+    demand, parts = 0, []
+    for resource_type, props, _ in resources:
+        pod = pod_spec(resource_type, props)
+        if pod is None or not gpus_per_pod(pod):
+            continue
+        name = object_name(props)
+        key = (str(dig(props, "metadata", "namespace")), name)
+        replicas = peaks.get(key, int(dig(props, "spec", "replicas") or 1))
+        demand += replicas * gpus_per_pod(pod)
+        parts.append(f"{name} {replicas}x{gpus_per_pod(pod)}")
+    problems: list[tuple[str, str | None]] = []
+    for limit_key, what in (
+        ("gpuBudget", "the stack's GPU budget"),
+        ("gpuCapacity", "the GPU capacity of its node groups"),
+    ):
+        limit = config[limit_key]
+        if limit >= 0 and demand > limit:
+            problems.append(
+                (
+                    f"GPUs at peak replicas ({' + '.join(parts)} = {demand}) exceed {what} "
+                    f"({limit})",
+                    None,
+                )
+            )
+    return problems
+
+
+RULE = Rule(
+    name="gpu-budget",
+    description="Across the stack, max replicas x GPUs per pod stays within budget and capacity.",
+    why="Autoscalers that may together ask for more GPUs than exist leave pods pending at peak.",
+    severity=Severity.HIGH,
+    remediation="Lower replicas.max of GPU models, or raise the budget and the GPU node groups.",
+    config={
+        "gpuBudget": {
+            "type": "integer",
+            "default": 8,
+            "description": "GPUs the stack may use at peak",
+        },
+        "gpuCapacity": {
+            "type": "integer",
+            "default": -1,
+            "description": "GPUs its node groups provide at their maximum size; -1: not checked",
+        },
+    },
+    check=check,
+    stack_level=True,
+)

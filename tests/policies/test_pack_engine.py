@@ -1,0 +1,71 @@
+"""The pack run by the real engine on previews of the local stack."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.engine import ROOT, LocalStack
+from tests.unit.test_catalog import record_gate
+
+pytestmark = pytest.mark.engine
+
+
+def pack(environment: str) -> list[str]:
+    return [
+        "--policy-pack",
+        str(ROOT / "policies"),
+        "--policy-pack-config",
+        str(ROOT / "policies" / "config" / f"{environment}.json"),
+    ]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[LocalStack]:
+    yield LocalStack.create(tmp_path)
+
+
+def add_greedy_model(stack: LocalStack) -> None:
+    """A copy of digits that passes its gate and model.yaml validation, but asks for 128Gi."""
+    folder = stack.project / "models" / "greedy"
+    shutil.copytree(stack.project / "models" / "digits", folder)
+    spec = yaml.safe_load((folder / "model.yaml").read_text())
+    spec["name"] = "greedy"
+    spec["resources"]["memory"] = "128Gi"
+    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
+    record_gate(folder, 1, passed=True)
+
+
+VIOLATION = "greedy-stable/tfserving: memory limit 128Gi is over the ceiling 64Gi"
+
+
+def test_the_shipped_models_pass_the_pack(stack: LocalStack) -> None:
+    result = stack.preview(*pack("local"))
+    assert "✅ gpu-model-platform" in result.stdout, result.stdout
+
+
+def test_a_model_breaking_a_mandatory_rule_fails_preview_and_up_with_nothing_deployed(
+    stack: LocalStack,
+) -> None:
+    add_greedy_model(stack)
+    preview = stack.preview(*pack("local"), check=False)
+    assert preview.returncode != 0
+    assert "[mandatory] [severity: high]  container-resources" in preview.stdout, preview.stdout
+    assert VIOLATION in preview.stdout
+
+    up = stack.pulumi("up", "--yes", *pack("local"), check=False)
+    assert up.returncode != 0
+    assert VIOLATION in up.stdout
+    assert stack.resource_urns() == []
+    assert not stack.manifests.exists() or not list(stack.manifests.rglob("*.yaml"))
+
+
+def test_in_dev_the_same_violation_is_advisory(stack: LocalStack) -> None:
+    add_greedy_model(stack)
+    preview = stack.preview(*pack("dev"), check=False)
+    assert preview.returncode == 0, preview.stdout
+    assert "[advisory] [severity: high]  container-resources" in preview.stdout, preview.stdout
