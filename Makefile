@@ -61,7 +61,14 @@ stack: setup
 up: stack
 	$(PULUMI) up --yes $(POLICIES)
 
+# The engine's event stream gives the policy report (build/policy-report-<stack>.json and a
+# summary); the second run is the diff people read.
 preview: stack
+	@mkdir -p build
+	@PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1 $(PULUMI) preview --json $(POLICIES) \
+		> build/preview-$(STACK).jsonl 2>&1 || true
+	@python -m tools.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
+		--out build/policy-report-$(STACK).json || true
 	$(PULUMI) preview --diff $(POLICIES)
 
 destroy: stack

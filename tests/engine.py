@@ -66,13 +66,22 @@ class LocalStack:
         return stack
 
     def pulumi(
-        self, *args: str, check: bool = True, timeout: float = 600
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 600,
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         command = ["pulumi", "--non-interactive", *args]
         if args[0] not in ("stack", "plugin"):
             command += ["--stack", self.stack]
         result = subprocess.run(
-            command, cwd=self.project, env=self.env, capture_output=True, text=True, timeout=timeout
+            command,
+            cwd=self.project,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(

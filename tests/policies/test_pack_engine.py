@@ -11,6 +11,7 @@ import yaml
 
 from tests.engine import ROOT, LocalStack
 from tests.unit.test_catalog import record_gate
+from tools.policy_report import build_report, read_events, summary
 
 pytestmark = pytest.mark.engine
 
@@ -41,6 +42,7 @@ def add_greedy_model(stack: LocalStack) -> None:
 
 
 VIOLATION = "greedy-stable/tfserving: memory limit 128Gi is over the ceiling 64Gi"
+STREAMING = {"PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "1"}
 
 
 def test_the_shipped_models_pass_the_pack(stack: LocalStack) -> None:
@@ -69,3 +71,28 @@ def test_in_dev_the_same_violation_is_advisory(stack: LocalStack) -> None:
     preview = stack.preview(*pack("dev"), check=False)
     assert preview.returncode == 0, preview.stdout
     assert "[advisory] [severity: high]  container-resources" in preview.stdout, preview.stdout
+
+
+def test_a_preview_yields_a_machine_readable_report_and_a_summary(stack: LocalStack) -> None:
+    add_greedy_model(stack)
+    events = stack.pulumi(
+        "preview", "--json", *pack("local"), check=False, extra_env=STREAMING
+    ).stdout.splitlines()
+    report = build_report(read_events(events), "local")
+    assert report["passed"] is False
+    assert report["mandatoryViolations"] == 1 and report["advisoryViolations"] == 0
+    (violation,) = report["violations"]
+    assert violation == {
+        "policy": "container-resources",
+        "severity": "high",
+        "enforcement": "mandatory",
+        "resource": violation["resource"],
+        "message": VIOLATION,
+    }
+    assert violation["resource"].endswith("kubernetes:apps/v1:Deployment::greedy-stable")
+    assert len(report["policies"]) == 12
+    assert summary(report).splitlines() == [
+        "policies (local): gpu-model-platform@0.0.1, 12 policies: 1 mandatory and 0 advisory "
+        "violations",
+        f"  [mandatory/high] container-resources (greedy-stable): {VIOLATION}",
+    ]
