@@ -35,6 +35,8 @@ class Rule:
     """Resource rules: (type, props, config) -> messages; stack rules: (resources, config) ->
     (message, urn) pairs."""
     stack_level: bool = False
+    reads_protect: bool = False
+    """The check takes a fourth argument: whether the resource has Pulumi's `protect` option."""
 
     @property
     def critical(self) -> bool:
@@ -76,9 +78,10 @@ class Rule:
 
     def _validate_resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         config = self._config(args.get_config())
+        extra = (bool(args.opts.protect),) if self.reads_protect else ()
         self._report(
             report,
-            lambda: [(m, None) for m in self.check(args.resource_type, args.props, config)],
+            lambda: [(m, None) for m in self.check(args.resource_type, args.props, config, *extra)],
         )
 
     def _validate_stack(self, args: StackValidationArgs, report: ReportViolation) -> None:

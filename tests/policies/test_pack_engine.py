@@ -90,9 +90,9 @@ def test_a_preview_yields_a_machine_readable_report_and_a_summary(stack: LocalSt
         "message": VIOLATION,
     }
     assert violation["resource"].endswith("kubernetes:apps/v1:Deployment::greedy-stable")
-    assert len(report["policies"]) == 12
+    assert len(report["policies"]) == 15
     assert summary(report).splitlines() == [
-        "policies (local): gpu-model-platform@0.0.1, 12 policies: 1 mandatory and 0 advisory "
+        "policies (local): gpu-model-platform@0.0.1, 15 policies: 1 mandatory and 0 advisory "
         "violations",
         f"  [mandatory/high] container-resources (greedy-stable): {VIOLATION}",
     ]

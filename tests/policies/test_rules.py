@@ -20,12 +20,15 @@ from policies.rules import (
     autoscaler_bounds,
     container_resources,
     disruption_budget,
+    ecr_repository,
+    eks_cluster,
     gpu_budget,
     gpu_placement,
     gpu_resources,
     image_provenance,
     pod_security,
     probes,
+    protect_critical,
     service_exposure,
     serving_completeness,
     topology_spread,
@@ -68,7 +71,10 @@ def pod(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(rule: Rule, resource_type: str, props: dict[str, Any], **config: Any) -> list[str]:
-    return rule.check(resource_type, props, {**rule.defaults(), **LOCAL_CONFIG, **config})
+    protected = (True,) if rule.reads_protect else ()
+    return rule.check(
+        resource_type, props, {**rule.defaults(), **LOCAL_CONFIG, **config}, *protected
+    )
 
 
 @pytest.mark.parametrize("rule", [r for r in ALL if not r.stack_level], ids=lambda r: r.name)
@@ -410,3 +416,80 @@ def test_environments_enforce_as_designed() -> None:
         assert enforcement(rule, environment_config("dev")) == "advisory", rule.name
         assert enforcement(rule, environment_config("prod")) == "mandatory", rule.name
         assert enforcement(rule, environment_config("local")) == "mandatory", rule.name
+
+
+ECR = "aws:ecr/repository:Repository"
+EKS = "aws:eks/cluster:Cluster"
+
+
+def ecr_repository_props() -> dict[str, Any]:
+    return {
+        "name": "gpu-model-platform/iris",
+        "imageScanningConfiguration": {"scanOnPush": True},
+        "imageTagMutability": "IMMUTABLE",
+        "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": "arn:aws:kms:key"}],
+    }
+
+
+def eks_cluster_props() -> dict[str, Any]:
+    return {
+        "name": "gpu-prod",
+        "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+        "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:key"}},
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager"],
+    }
+
+
+def test_aws_baselines_comply() -> None:
+    assert run(ecr_repository.RULE, ECR, ecr_repository_props()) == []
+    assert run(eks_cluster.RULE, EKS, eks_cluster_props()) == []
+    private = eks_cluster_props()
+    private["vpcConfig"] = {"endpointPublicAccess": False}
+    assert run(eks_cluster.RULE, EKS, private) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("imageScanningConfiguration", {"scanOnPush": False}, "images are not scanned on push"),
+        ("imageTagMutability", "MUTABLE", "tags are mutable; a pushed tag could be moved"),
+        (
+            "encryptionConfigurations",
+            [{"encryptionType": "AES256"}],
+            "not encrypted with a KMS key",
+        ),
+    ],
+)
+def test_ecr_repository_violations(field: str, value: Any, message: str) -> None:
+    props = ecr_repository_props()
+    props[field] = value
+    assert run(ecr_repository.RULE, ECR, props) == [f"gpu-model-platform/iris: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("vpcConfig", {"endpointPublicAccess": True}, "the API endpoint is public to 0.0.0.0/0"),
+        (
+            "vpcConfig",
+            {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
+            "the API endpoint is public to 0.0.0.0/0",
+        ),
+        ("encryptionConfig", None, "secrets are not envelope-encrypted with a KMS key"),
+        ("enabledClusterLogTypes", ["api"], "control-plane logs off: audit, authenticator"),
+    ],
+)
+def test_eks_cluster_violations(field: str, value: Any, message: str) -> None:
+    props = eks_cluster_props()
+    props[field] = value
+    assert run(eks_cluster.RULE, EKS, props) == [f"gpu-prod: {message}"]
+
+
+def test_critical_aws_resources_must_be_protected() -> None:
+    rule = protect_critical.RULE
+    config = rule.defaults()
+    assert rule.check(ECR, ecr_repository_props(), config, True) == []
+    assert rule.check(ECR, ecr_repository_props(), config, False) == [
+        f"{ECR} is not protected: a stray `pulumi destroy` would delete it"
+    ]
+    assert rule.check("aws:ec2/vpc:Vpc", {}, config, False) == []
