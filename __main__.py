@@ -6,30 +6,32 @@ import pulumi
 
 from components import outputs
 from components.catalog import load_catalog
-from components.cluster import LocalCluster, LocalClusterArgs
 from components.config import load_settings
 from components.model_service import ModelService, ModelServiceArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
+from components.platform import build_cluster
 
 # Everything is validated before the first resource: bad input stops here and changes nothing.
 settings = load_settings()
-catalog = load_catalog(Path(__file__).resolve().parent / "models", settings.max_gpus_per_pod)
+models = Path(__file__).resolve().parent / "models"
+catalog = load_catalog(models, settings.max_gpus_per_pod, settings.node_gpu_types)
 
-cluster = LocalCluster("local", LocalClusterArgs.from_settings(settings))
+# local: an existing cluster or rendered manifests; dev and prod: EKS, GPU nodes and ECR on AWS.
+cluster = build_cluster(settings, [entry.spec.name for entry in catalog])
 namespaces = PlatformNamespaces(
     "namespaces", PlatformNamespacesArgs.from_settings(settings, cluster.provider)
 )
 services = {
     entry.spec.name: ModelService(
         entry.spec.name,
-        ModelServiceArgs.from_settings(settings, entry, cluster.provider),
-        opts=pulumi.ResourceOptions(depends_on=[namespaces]),
+        ModelServiceArgs.from_settings(settings, entry, cluster),
+        opts=pulumi.ResourceOptions(depends_on=[namespaces, *cluster.serving_prerequisites]),
     )
     for entry in catalog
 }
 
-pulumi.export(outputs.CLUSTER_MODE, cluster.mode)
-pulumi.export(outputs.RENDER_DIRECTORY, cluster.render_directory)
+for name, value in cluster.exports.items():
+    pulumi.export(name, value)
 pulumi.export(outputs.NAMESPACES, {"platform": namespaces.platform, "models": namespaces.models})
 pulumi.export(
     outputs.MODELS,

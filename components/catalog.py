@@ -7,6 +7,7 @@ nothing, of that model or any other, is touched.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from components.gate_record import content_digest, gate_record_path, read_record, savedmodel_dir
+from components.gpu import GpuType
 from components.modelspec import ModelSpec
 
 SPEC_FILE = "model.yaml"
@@ -56,14 +58,28 @@ def parse_spec(text: str, source: str) -> tuple[ModelSpec | None, list[str]]:
         return None, problems
 
 
-def stack_problems(spec: ModelSpec, source: str, max_gpus_per_pod: int) -> list[str]:
-    """Rules that depend on the stack the model deploys to."""
+def stack_problems(
+    spec: ModelSpec,
+    source: str,
+    max_gpus_per_pod: int,
+    node_gpu_types: Collection[GpuType] | None = None,
+) -> list[str]:
+    """Rules that depend on the stack the model deploys to. `node_gpu_types`: the GPU types of
+    the stack's node groups, or None where the program does not own the nodes (local)."""
+    problems = []
     if spec.resources.gpus > max_gpus_per_pod:
-        return [
+        problems.append(
             f"{source}: resources.gpus: {spec.resources.gpus} GPUs per pod, but this stack allows "
             f"at most {max_gpus_per_pod} (stack config maxGpusPerPod)"
-        ]
-    return []
+        )
+    accepted = spec.resources.gpu_types
+    if spec.uses_gpus and node_gpu_types is not None and not set(accepted) & set(node_gpu_types):
+        problems.append(
+            f"{source}: resources.gpu_types: none of {', '.join(accepted)} runs in this stack's "
+            f"GPU node groups ({', '.join(sorted(node_gpu_types)) or 'none'}; stack config "
+            "gpuNodeGroups), so its pods could never be scheduled"
+        )
+    return problems
 
 
 def verify_gate(model_dir: Path, version: int, relative_to: Path) -> tuple[str | None, list[str]]:
@@ -97,8 +113,11 @@ def verify_gate(model_dir: Path, version: int, relative_to: Path) -> tuple[str |
     return digest, []
 
 
-def load_catalog(models_root: Path, max_gpus_per_pod: int) -> list[CatalogEntry]:
-    """Every deployable model under models_root, in name order; CatalogError lists all problems."""
+def load_catalog(
+    models_root: Path, max_gpus_per_pod: int, node_gpu_types: Collection[GpuType] | None = None
+) -> list[CatalogEntry]:
+    """Every deployable model under models_root, in name order; CatalogError lists all problems.
+    `node_gpu_types` as for stack_problems."""
     project = models_root.parent
     entries: list[CatalogEntry] = []
     problems: list[str] = []
@@ -118,7 +137,7 @@ def load_catalog(models_root: Path, max_gpus_per_pod: int) -> list[CatalogEntry]
         if spec.name != folder.name:
             problems.append(f"{source}: name: {spec.name!r} must match its folder {folder.name!r}")
             continue
-        model_problems = stack_problems(spec, source, max_gpus_per_pod)
+        model_problems = stack_problems(spec, source, max_gpus_per_pod, node_gpu_types)
         digests: dict[int, str] = {}
         for version in spec.served_versions:
             digest, gate_problems = verify_gate(folder, version, project)

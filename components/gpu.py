@@ -21,6 +21,10 @@ GPU_TAINT_EFFECT = "NoSchedule"
 
 GpuType = Literal["t4", "a10g", "l4", "l40s", "a100", "h100"]
 
+# The EKS-optimized AMI of GPU node groups: Amazon Linux 2023 with the NVIDIA driver and container
+# toolkit. It does not advertise GPUs to Kubernetes: the NVIDIA device plugin does.
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+
 # Instance families the platform runs GPU node groups on, and the GPU each carries.
 GPU_TYPE_BY_INSTANCE_FAMILY: dict[str, GpuType] = {
     "g4dn": "t4",
@@ -32,6 +36,19 @@ GPU_TYPE_BY_INSTANCE_FAMILY: dict[str, GpuType] = {
 }
 
 
+# EKS managed node groups spell taint effects as enum names, Kubernetes in CamelCase.
+EKS_TAINT_EFFECT = {
+    "NoSchedule": "NO_SCHEDULE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+}
+
+
+def gpu_type_of_instance(instance_type: str) -> GpuType:
+    """The GPU an instance type carries: 'g5.2xlarge' -> 'a10g'. KeyError for a non-GPU family."""
+    return GPU_TYPE_BY_INSTANCE_FAMILY[instance_type.partition(".")[0]]
+
+
 def gpu_node_labels(gpu_type: GpuType) -> dict[str, str]:
     """Labels of a GPU node group (and of the simulated GPU nodes)."""
     return {GPU_NODE_LABEL: GPU_NODE_LABEL_VALUE, GPU_TYPE_LABEL: gpu_type}
@@ -39,6 +56,12 @@ def gpu_node_labels(gpu_type: GpuType) -> dict[str, str]:
 
 def gpu_taint() -> dict[str, str]:
     return {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
+
+
+def gpu_node_group_taint() -> dict[str, str]:
+    """gpu_taint() as an EKS managed node group takes it; the nodes then carry gpu_taint()."""
+    taint = gpu_taint()
+    return {**taint, "effect": EKS_TAINT_EFFECT[taint["effect"]]}
 
 
 def gpu_toleration() -> dict[str, str]:
@@ -60,6 +83,28 @@ def gpu_node_affinity(gpu_types: list[GpuType]) -> dict[str, Any]:
                                 "values": [GPU_NODE_LABEL_VALUE],
                             },
                             {"key": GPU_TYPE_LABEL, "operator": "In", "values": list(gpu_types)},
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+
+
+def any_gpu_node_affinity() -> dict[str, Any]:
+    """Required affinity to every GPU node, whatever its GPU type (node-level agents such as the
+    NVIDIA device plugin)."""
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": GPU_NODE_LABEL,
+                                "operator": "In",
+                                "values": [GPU_NODE_LABEL_VALUE],
+                            }
                         ]
                     }
                 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_docker as docker
@@ -14,6 +15,9 @@ from components import serving
 from components.catalog import CatalogEntry
 from components.config import PlatformSettings
 
+if TYPE_CHECKING:
+    from components.platform import ClusterPath
+
 DOCKERFILE = Path(__file__).with_name("model-image.Dockerfile")
 
 
@@ -21,29 +25,52 @@ DOCKERFILE = Path(__file__).with_name("model-image.Dockerfile")
 class ModelServiceArgs:
     entry: CatalogEntry
     namespace: str
-    provider: k8s.Provider
-    registry: str
-    """Image repository prefix, e.g. `<account>.dkr.ecr.<region>.amazonaws.com`."""
+    provider: pulumi.ProviderResource
+    registry: str | pulumi.Output[str]
+    """Image repository prefix, e.g. `<account>.dkr.ecr.<region>.amazonaws.com/<prefix>`; an
+    output when it comes from a repository created in the same run."""
     build_images: bool
     """Build and push each version's image (needs a Docker engine); else reference its tag."""
+    registry_credentials: docker.RegistryArgs | None = None
+    """Push credentials for `registry` when images are built (ECR); None: Docker's own login."""
 
     @classmethod
     def from_settings(
-        cls, settings: PlatformSettings, entry: CatalogEntry, provider: k8s.Provider
+        cls, settings: PlatformSettings, entry: CatalogEntry, cluster: ClusterPath
     ) -> ModelServiceArgs:
+        """The model's serving stack on `cluster`, with its images in the cluster's registry."""
         return cls(
             entry=entry,
             namespace=settings.models_namespace,
-            provider=provider,
-            registry=settings.image_registry,
+            provider=cluster.provider,
+            registry=cluster.registries[entry.spec.name],
             build_images=settings.build_images,
+            registry_credentials=cluster.registry_credentials,
         )
 
 
-def image_build_args(entry: CatalogEntry, version: int, registry: str) -> docker.ImageArgs:
+def image_reference(
+    entry: CatalogEntry, version: int, registry: str | pulumi.Output[str]
+) -> str | pulumi.Output[str]:
+    """The reference of a version's image: a string, or an output when the registry is one."""
+    digest = entry.digests[version]
+    if isinstance(registry, pulumi.Output):
+        return registry.apply(
+            lambda prefix: serving.image_reference(prefix, entry.spec, version, digest)
+        )
+    return serving.image_reference(registry, entry.spec, version, digest)
+
+
+def image_build_args(
+    entry: CatalogEntry,
+    version: int,
+    registry: str | pulumi.Output[str],
+    credentials: docker.RegistryArgs | None = None,
+) -> docker.ImageArgs:
     spec = entry.spec
     return docker.ImageArgs(
-        image_name=serving.image_reference(registry, spec, version, entry.digests[version]),
+        image_name=image_reference(entry, version, registry),
+        registry=credentials,
         build=docker.DockerBuildArgs(
             context=str(entry.directory),
             dockerfile=str(DOCKERFILE),
@@ -72,19 +99,22 @@ class ModelService(pulumi.ComponentResource):
         spec, namespace = args.entry.spec, args.namespace
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
+        # Pods run the content-digest tag, known at preview so reviewers and the image-provenance
+        # policy see the exact image; the registry's immutable tags make the tag a pin. Built
+        # images are pushed before any Deployment rolls onto them.
         images: dict[int, pulumi.Input[str]] = {}
+        pushed: list[pulumi.Resource] = []
         for version in spec.served_versions:
+            images[version] = image_reference(args.entry, version, args.registry)
             if args.build_images:
-                image = docker.Image(
-                    f"{name}-image-v{version}",
-                    image_build_args(args.entry, version, args.registry),
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                # Pin pods to the pushed digest: a tag could be moved, a digest cannot.
-                images[version] = image.repo_digest
-            else:
-                images[version] = serving.image_reference(
-                    args.registry, spec, version, args.entry.digests[version]
+                pushed.append(
+                    docker.Image(
+                        f"{name}-image-v{version}",
+                        image_build_args(
+                            args.entry, version, args.registry, args.registry_credentials
+                        ),
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
                 )
 
         account_body = serving.service_account(spec, namespace)
@@ -99,7 +129,7 @@ class ModelService(pulumi.ComponentResource):
         )
         config_name = config.metadata.apply(lambda m: str(m.name))
         # Pods of a Deployment cannot start before their ServiceAccount exists.
-        after_account = k8s_opts.merge(pulumi.ResourceOptions(depends_on=[account]))
+        after_account = k8s_opts.merge(pulumi.ResourceOptions(depends_on=[account, *pushed]))
         self.versions = {}
         self.images = {}
         for track in serving.tracks(spec, images):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
+
+from components.gpu import GPU_TYPE_BY_INSTANCE_FAMILY
 
 Environment = Literal["local", "dev", "prod"]
 
@@ -79,3 +82,102 @@ def _image_registry(value: str) -> str:
 
 ImageRegistry = Annotated[str, AfterValidator(_image_registry)]
 """Host (and optional port and path) that model images are pushed to and pulled from."""
+
+# --- AWS ---------------------------------------------------------------------------------------
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+_AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")
+_IAM_ROLE_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+)
+_INSTANCE_TYPE = re.compile(r"^([a-z][a-z0-9-]*)\.([a-z0-9]+)$")
+
+
+def _aws_account_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{12}", value):
+        raise ValueError(f"{value!r} is not an AWS account ID (12 digits)")
+    return value
+
+
+def _aws_region(value: str) -> str:
+    if not _AWS_REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region such as 'eu-west-1'")
+    return value
+
+
+def _availability_zone(value: str) -> str:
+    if not _AVAILABILITY_ZONE.match(value):
+        raise ValueError(f"{value!r} is not an availability zone such as 'eu-west-1a'")
+    return value
+
+
+def _ipv4_network(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(
+            f"{value!r} is not an IPv4 network in CIDR notation such as '10.0.0.0/16' ({error})"
+        ) from None
+    if "/" not in value:
+        raise ValueError(f"{value!r} has no prefix length; write it as '{network}'")
+    return value
+
+
+def _iam_role_arn(value: str) -> str:
+    if not _IAM_ROLE_ARN.match(value):
+        raise ValueError(
+            f"{value!r} is not an IAM role ARN such as 'arn:aws:iam::111122223333:role/admin'"
+        )
+    return value
+
+
+def instance_family(instance_type: str) -> str:
+    """'g5.xlarge' -> 'g5'."""
+    return instance_type.partition(".")[0]
+
+
+def _instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE.match(value):
+        raise ValueError(f"{value!r} is not an EC2 instance type such as 'm6i.large'")
+    return value
+
+
+def _gpu_instance_type(value: str) -> str:
+    family = instance_family(_instance_type(value))
+    if family not in GPU_TYPE_BY_INSTANCE_FAMILY:
+        raise ValueError(
+            f"{value!r} is not on the GPU instance allow-list (families: "
+            f"{', '.join(GPU_TYPE_BY_INSTANCE_FAMILY)}); a GPU node group needs NVIDIA GPU "
+            "instances"
+        )
+    return value
+
+
+def _system_instance_type(value: str) -> str:
+    family = instance_family(_instance_type(value))
+    if family in GPU_TYPE_BY_INSTANCE_FAMILY:
+        raise ValueError(
+            f"{value!r} is a GPU instance type; the system group runs CPU workloads, GPUs go in "
+            "gpuNodeGroups"
+        )
+    if family not in SYSTEM_INSTANCE_FAMILIES:
+        raise ValueError(
+            f"{value!r} is not on the system instance allow-list (families: "
+            f"{', '.join(SYSTEM_INSTANCE_FAMILIES)})"
+        )
+    return value
+
+
+# x86_64 general-purpose and compute families for the system node group (the AMI type is x86_64).
+SYSTEM_INSTANCE_FAMILIES = ("m5", "m6i", "m6a", "m7i", "m7a", "c6i", "c6a", "c7i", "c7a")
+
+AwsAccountId = Annotated[str, AfterValidator(_aws_account_id)]
+AwsRegion = Annotated[str, AfterValidator(_aws_region)]
+AvailabilityZone = Annotated[str, AfterValidator(_availability_zone)]
+Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+"""An IPv4 network in CIDR notation with its host bits zero: '10.0.0.0/16', not '10.0.0.1/16'."""
+IamRoleArn = Annotated[str, AfterValidator(_iam_role_arn)]
+GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
+"""An EC2 instance type of a GPU family in components.gpu.GPU_TYPE_BY_INSTANCE_FAMILY."""
+SystemInstanceType = Annotated[str, AfterValidator(_system_instance_type)]
+"""An EC2 instance type of a CPU family in SYSTEM_INSTANCE_FAMILIES."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import runpy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.mocks import MockMonitor
 
 from components.config import PROJECT
 
@@ -39,34 +41,122 @@ def _as_engine_string(value: Any) -> str:
     return json.dumps(value)
 
 
+MOCK_ACCOUNT = "111122223333"
+"""The account the mocked AWS answers for when no AWS provider names one."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the program asked of the engine for one resource, beyond its inputs."""
+
+    urn: str
+    parent: str
+    protect: bool
+    dependencies: list[str]
+    ignore_changes: list[str]
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Echoes inputs back as outputs and records every resource the program registers."""
+    """Echoes inputs back as outputs, answers with what AWS would add (ARNs, URLs, the cluster's
+    endpoint and OIDC issuer), and records every resource and invoke the program makes."""
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.registrations: dict[tuple[str, str], Registration] = {}
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.aws_region = "eu-west-1"
+        self.aws_account = MOCK_ACCOUNT
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
         outputs = dict(args.inputs)
-        if args.typ == "docker:index/image:Image":
-            # What the registry answers after a push: the tag pinned to its manifest digest.
-            outputs["repoDigest"] = f"{args.inputs['imageName']}@sha256:mock"
+        if args.typ == "pulumi:providers:aws":
+            # AWS answers in the provider's region, for the one account it allows.
+            self.aws_region = args.inputs.get("region", self.aws_region)
+            allowed = json.loads(args.inputs.get("allowedAccountIds", "[]"))
+            self.aws_account = allowed[0] if allowed else MOCK_ACCOUNT
+        elif args.typ.startswith("aws:"):
+            outputs = {**outputs, **self._aws_outputs(args)}
         return f"{args.name}-id", outputs
+
+    def _aws_outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        region, account = self.aws_region, self.aws_account
+        name = args.inputs.get("name", args.name)
+        service = args.typ.split(":")[1].split("/")[0]
+        added: dict[str, Any] = {
+            "arn": f"arn:aws:{service}:{region}:{account}:{args.name}",
+            "name": name,
+        }
+        if args.typ == "aws:iam/role:Role":
+            added["arn"] = f"arn:aws:iam::{account}:role/{name}"
+        elif args.typ == "aws:kms/key:Key":
+            added["keyId"] = f"{args.name}-key-id"
+            added["arn"] = f"arn:aws:kms:{region}:{account}:key/{args.name}-key-id"
+        elif args.typ == "aws:ecr/repository:Repository":
+            host = f"{account}.dkr.ecr.{region}.amazonaws.com"
+            added["repositoryUrl"] = f"{host}/{name}"
+            added["registryId"] = account
+        elif args.typ == "aws:eks/cluster:Cluster":
+            added["endpoint"] = f"https://{name}.gr7.{region}.eks.amazonaws.com"
+            added["certificateAuthority"] = {"data": "bW9jay1jYQ=="}
+            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/MOCK{name.upper()}"
+            added["identities"] = [{"oidcs": [{"issuer": issuer}]}]
+        elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(args.inputs["url"]).removeprefix("https://")
+            added["arn"] = f"arn:aws:iam::{account}:oidc-provider/{url}"
+        elif args.typ == "aws:eks/nodeGroup:NodeGroup":
+            added["nodeGroupName"] = f"{args.name}-mock"
+        return added
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        self.calls.append(args)
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            host = f"{self.aws_account}.dkr.ecr.{self.aws_region}.amazonaws.com"
+            return {
+                "id": self.aws_region,
+                "authorizationToken": "QVdTOm1vY2s=",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "password": "mock",
+                "proxyEndpoint": f"https://{host}",
+                "userName": "AWS",
+            }, []
+        return {}, []
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
+
+    def registration(self, resource: pulumi.runtime.MockResourceArgs) -> Registration:
+        return self.registrations[(resource.typ, resource.name)]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine, also recording the options (parent, protect, ...) of each registration."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.recording.registrations[(request.type, request.name)] = Registration(
+            urn=response.urn,
+            parent=request.parent,
+            protect=request.protect,
+            dependencies=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
+        )
+        return response
 
 
 def use_mocks(
     config: dict[str, Any], stack: str = "local", mocks: RecordingMocks | None = None
 ) -> RecordingMocks:
     mocks = mocks or RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+    )
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": _as_engine_string(value) for key, value in config.items()}
     )

@@ -76,7 +76,7 @@ def test_without_image_builds_the_pods_run_the_digest_tagged_image() -> None:
     assert container["image"] == "reg.example:5000/team/iris:v2-2222222222222222"
 
 
-def test_with_image_builds_each_served_version_is_built_and_pods_pin_its_digest() -> None:
+def test_with_image_builds_each_version_is_pushed_before_pods_run_its_digest_tag() -> None:
     mocks = register(entry(spec=with_canary()), build_images=True)
     images = {r.name: r.inputs for r in mocks.of_type("docker:index/image:Image")}
     assert set(images) == {"iris-image-v1", "iris-image-v2"}
@@ -95,9 +95,13 @@ def test_with_image_builds_each_served_version_is_built_and_pods_pin_its_digest(
         for d in mocks.of_type("kubernetes:apps/v1:Deployment")
     }
     assert pinned == {
-        "iris-stable": "reg.example:5000/team/iris:v2-2222222222222222@sha256:mock",
-        "iris-canary": "reg.example:5000/team/iris:v1-1111111111111111@sha256:mock",
+        "iris-stable": "reg.example:5000/team/iris:v2-2222222222222222",
+        "iris-canary": "reg.example:5000/team/iris:v1-1111111111111111",
     }
+    image_urns = {mocks.registration(r).urn for r in mocks.of_type("docker:index/image:Image")}
+    for deployment in mocks.of_type("kubernetes:apps/v1:Deployment"):
+        # No pod may roll onto an image before it is pushed.
+        assert image_urns <= set(mocks.registration(deployment).dependencies), deployment.name
 
 
 def test_the_dockerfile_copies_exactly_one_version_onto_pinned_tf_serving() -> None:
