@@ -49,6 +49,25 @@ def gpu_type_of_instance(instance_type: str) -> GpuType:
     return GPU_TYPE_BY_INSTANCE_FAMILY[instance_type.partition(".")[0]]
 
 
+# GPUs per instance where a size carries more than one; every other size of a GPU family has one.
+_MULTI_GPU_SIZES: dict[str, dict[str, int]] = {
+    "g4dn": {"12xlarge": 4, "metal": 8},
+    "g5": {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "g6": {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "g6e": {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8},
+    "p4d": {"24xlarge": 8},
+    "p5": {"48xlarge": 8},
+}
+
+
+def gpus_per_instance(instance_type: str) -> int:
+    """GPUs one instance carries: 'g5.xlarge' -> 1, 'p4d.24xlarge' -> 8; 0 for a CPU type."""
+    family, _, size = instance_type.partition(".")
+    if family not in GPU_TYPE_BY_INSTANCE_FAMILY:
+        return 0
+    return _MULTI_GPU_SIZES.get(family, {}).get(size, 1)
+
+
 def gpu_node_labels(gpu_type: GpuType) -> dict[str, str]:
     """Labels of a GPU node group (and of the simulated GPU nodes)."""
     return {GPU_NODE_LABEL: GPU_NODE_LABEL_VALUE, GPU_TYPE_LABEL: gpu_type}

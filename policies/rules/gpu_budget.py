@@ -5,12 +5,14 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from components.gpu import gpus_per_instance
 from policies.kube import dig, object_name, pod_spec
 from policies.rules.gpu_resources import gpus_per_pod
 from policies.support import Rule
 
 StackResource = tuple[str, Mapping[str, Any], str]
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 def peak_replicas(resources: Sequence[StackResource]) -> dict[tuple[str, str], int]:
@@ -22,6 +24,19 @@ def peak_replicas(resources: Sequence[StackResource]) -> dict[tuple[str, str], i
             key = (str(dig(props, "metadata", "namespace")), str(target.get("name")))
             peaks[key] = int(dig(props, "spec", "maxReplicas") or 1)
     return peaks
+
+
+def node_group_capacity(resources: Sequence[StackResource]) -> int | None:
+    """GPUs the stack's EKS node groups provide at their maximum size; None without any."""
+    capacity, found = 0, False
+    for resource_type, props, _ in resources:
+        if resource_type != NODE_GROUP:
+            continue
+        per_node = min((gpus_per_instance(t) for t in props.get("instanceTypes") or []), default=0)
+        if per_node:
+            found = True
+            capacity += per_node * int(dig(props, "scalingConfig", "maxSize") or 0)
+    return capacity if found else None
 
 
 def check(
@@ -38,12 +53,16 @@ def check(
         replicas = peaks.get(key, int(dig(props, "spec", "replicas") or 1))
         demand += replicas * gpus_per_pod(pod)
         parts.append(f"{name} {replicas}x{gpus_per_pod(pod)}")
+    limits = {"gpuBudget": config["gpuBudget"], "gpuCapacity": config["gpuCapacity"]}
+    capacity = node_group_capacity(resources)
+    if capacity is not None:
+        limits["gpuCapacity"] = capacity
     problems: list[tuple[str, str | None]] = []
     for limit_key, what in (
         ("gpuBudget", "the stack's GPU budget"),
         ("gpuCapacity", "the GPU capacity of its node groups"),
     ):
-        limit = config[limit_key]
+        limit = limits[limit_key]
         if limit >= 0 and demand > limit:
             problems.append(
                 (
@@ -70,7 +89,8 @@ RULE = Rule(
         "gpuCapacity": {
             "type": "integer",
             "default": -1,
-            "description": "GPUs its node groups provide at their maximum size; -1: not checked",
+            "description": "GPUs the nodes provide when the stack has no EKS GPU node groups "
+            "(whose maximum sizes are used instead); -1: not checked",
         },
     },
     check=check,

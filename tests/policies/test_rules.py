@@ -13,7 +13,7 @@ import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from components import serving
-from components.gpu import GPU_RESOURCE
+from components.gpu import GPU_RESOURCE, gpus_per_instance
 from policies.docs import enforcement, environment_config, render
 from policies.rules import (
     ALL,
@@ -493,3 +493,42 @@ def test_critical_aws_resources_must_be_protected() -> None:
         f"{ECR} is not protected: a stray `pulumi destroy` would delete it"
     ]
     assert rule.check("aws:ec2/vpc:Vpc", {}, config, False) == []
+
+
+def test_gpu_capacity_comes_from_the_stacks_node_groups() -> None:
+    rule = gpu_budget.RULE
+    groups = [
+        (
+            "aws:eks/nodeGroup:NodeGroup",
+            {"instanceTypes": ["m6i.large"], "scalingConfig": {"maxSize": 9}},
+            "urn:system",
+        ),
+        (
+            "aws:eks/nodeGroup:NodeGroup",
+            {"instanceTypes": ["g5.xlarge"], "scalingConfig": {"maxSize": 3}},
+            "urn:gpu",
+        ),
+    ]
+    assert gpu_budget.node_group_capacity(groups) == 3
+    assert gpu_budget.node_group_capacity(stack("digits")) is None
+    assert rule.check([*stack("digits"), *groups], rule.defaults()) == [
+        (
+            "GPUs at peak replicas (digits-stable 4x1 = 4) exceed the GPU capacity of its node "
+            "groups (3)",
+            None,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "gpus"),
+    [
+        ("g5.xlarge", 1),
+        ("g5.12xlarge", 4),
+        ("p4d.24xlarge", 8),
+        ("g6.48xlarge", 8),
+        ("m6i.large", 0),
+    ],
+)
+def test_gpus_per_instance(instance_type: str, gpus: int) -> None:
+    assert gpus_per_instance(instance_type) == gpus
