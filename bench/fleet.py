@@ -1,0 +1,42 @@
+"""Synthetic fleets: N valid model folders, each with fake SavedModel files and a passing gate
+record whose digest matches them, so the catalog accepts them without TensorFlow."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.unit.test_catalog import add_model
+
+# Every synthetic model is a copy of this shipped spec: on CPU (so the stack's GPU budget policy
+# holds at any N), two declared versions, replicas.min 2. That is 1 ModelService and 7 objects a
+# model: ServiceAccount, ConfigMap, Deployment, HPA, Service, PodDisruptionBudget, NetworkPolicy.
+TEMPLATE = "iris"
+
+
+def model_name(index: int) -> str:
+    return f"bench-{index:04d}"
+
+
+def write_fleet(project: Path, size: int) -> list[str]:
+    """Replace the models of a project copy by `size` synthetic ones; returns their names."""
+    models = project / "models"
+    for folder in models.iterdir():
+        if folder.is_dir():
+            shutil.rmtree(folder)
+    names = [model_name(index) for index in range(size)]
+    for name in names:
+        add_model(models, name, source=TEMPLATE)
+    return names
+
+
+def change_version(project: Path, name: str) -> None:
+    """Serve the model's other declared version: the one-line edit of a rollback pull request."""
+    path = project / "models" / name / "model.yaml"
+    raw = yaml.safe_load(path.read_text())
+    active = raw["serving"]["active"]
+    other = next(version["id"] for version in raw["versions"] if version["id"] != active)
+    raw["serving"] = {**raw["serving"], "active": other}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))

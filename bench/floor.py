@@ -1,0 +1,72 @@
+"""Case 4: the engine's floor. A trivial Pulumi Python program, in its own project and backend,
+that registers as many resources of each kind as our stack at the same N: the same runtime and
+interpreter, the same Kubernetes provider in render mode, as many component resources, and one
+small ConfigMap for each of our Kubernetes objects. What it costs is what the CLI, the language
+host, the Python SDK and the provider cost at that resource count, with no work of ours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.program import Composition
+from tests.engine import ROOT, LocalStack, engine_env
+
+PROJECT = "preview-floor"
+
+PROGRAM = '''"""Engine floor for bench/preview_cost.py: components and ConfigMaps, nothing else."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+config = pulumi.Config()
+provider = k8s.Provider(
+    "floor-kubernetes", render_yaml_to_directory=config.require("renderDirectory")
+)
+for index in range(config.require_int("components")):
+    pulumi.ComponentResource("preview-floor:index:Group", f"group-{index}").register_outputs({})
+child = pulumi.ResourceOptions(provider=provider)
+for index in range(config.require_int("objects")):
+    k8s.core.v1.ConfigMap(
+        f"object-{index}",
+        metadata={"name": f"object-{index}", "namespace": "floor"},
+        data={"index": str(index)},
+        opts=child,
+    )
+'''
+
+
+def floor_config(composition: Composition) -> dict[str, Any]:
+    """The floor's config: as many components and objects as `composition`, one provider."""
+    return {
+        "components": composition.components,
+        # Providers beyond the one Kubernetes provider are counted as objects: same total.
+        "objects": composition.objects + composition.providers - 1,
+        "renderDirectory": "build/manifests",
+    }
+
+
+def write_floor_program(project: Path) -> Path:
+    """The floor project (same `runtime:` block as ours); returns its __main__.py."""
+    ours = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project.mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text(
+        yaml.safe_dump({"name": PROJECT, "runtime": ours["runtime"]}, sort_keys=False)
+    )
+    main = project / "__main__.py"
+    main.write_text(PROGRAM)
+    return main
+
+
+def create_floor_stack(workdir: Path, composition: Composition) -> LocalStack:
+    """A `local` stack of the floor program, with its own file backend, sized like ours."""
+    write_floor_program(workdir / "project")
+    backend = workdir / "state"
+    backend.mkdir()
+    stack = LocalStack(project=workdir / "project", env=engine_env(backend))
+    stack.pulumi("stack", "init", stack.stack, "--secrets-provider", "passphrase")
+    pairs = [f"{key}={value}" for key, value in floor_config(composition).items()]
+    stack.pulumi("config", "set-all", *(arg for pair in pairs for arg in ("--plaintext", pair)))
+    return stack

@@ -1,0 +1,130 @@
+"""Case 1: the Pulumi program alone, under the mocks the unit tests use (no engine, no provider).
+
+What is timed is the whole of a program's `__main__.py` run by `pulumi.runtime.test`: settings,
+catalog (YAML, pydantic, gate digests), components, and the Python SDK's own work per resource
+(serialising inputs, resolving outputs), with the mocks answering at once. Imports are paid by a
+warm-up run and are not in the figure: the engine's preview pays them once, whatever N is.
+
+Two references split that time. The floor program (bench/floor.py) registers as many resources,
+but tiny ones: what the SDK costs per resource. The replay registers exactly the Kubernetes
+objects our program registered (same types, same bodies, through the same pulumi_kubernetes
+classes) from a flat list, with no catalog, no components of ours and no outputs passed between
+objects: what the SDK costs for *these* objects. Ours minus replay is our program's own work.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import runpy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from tests.support import RecordingMocks, stack_config, use_mocks
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What a program registers, by the work each kind costs the engine."""
+
+    components: int
+    """Component resources (no provider calls)."""
+    providers: int
+    objects: int
+    """Custom resources: here, Kubernetes objects sent to the provider."""
+
+    @property
+    def total(self) -> int:
+        """Resources in a preview's summary: these, plus the stack itself."""
+        return 1 + self.components + self.providers + self.objects
+
+
+def composition_of(mocks: RecordingMocks) -> Composition:
+    providers = sum(1 for r in mocks.resources if r.typ.startswith("pulumi:providers:"))
+    components = sum(1 for r in mocks.resources if not r.custom)
+    return Composition(
+        components=components,
+        providers=providers,
+        objects=len(mocks.resources) - components - providers,
+    )
+
+
+def _timed(program: Callable[[], object], config: dict[str, Any], stack: str) -> RecordingMocks:
+    mocks = use_mocks(config, stack)
+    run: Callable[[], object] = pulumi.runtime.test(program)
+    run()
+    return mocks
+
+
+def time_program(
+    main: Path, runs: int, config: dict[str, Any] | None = None, stack: str = "local"
+) -> tuple[list[float], RecordingMocks]:
+    """Seconds of each of `runs` runs of the program at `main`, and what the last one registered."""
+    config = stack_config(stack) if config is None else config
+    seconds: list[float] = []
+    mocks = RecordingMocks()
+    for _ in range(runs):
+        gc.collect()  # so that no run pays for the garbage of the one before
+        start = time.perf_counter()
+        mocks = _timed(lambda: runpy.run_path(str(main)), config, stack)
+        seconds.append(time.perf_counter() - start)
+    return seconds, mocks
+
+
+def warm_up(main: Path, config: dict[str, Any] | None = None, stack: str = "local") -> None:
+    """One untimed run: pays the imports (pulumi_kubernetes, pydantic models) once."""
+    time_program(main, 1, config, stack)
+
+
+# ---------------------------------------------------------------------------------------------
+# The replay
+
+
+def kubernetes_class(token: str) -> Any:
+    """`kubernetes:apps/v1:Deployment` -> pulumi_kubernetes.apps.v1.Deployment."""
+    _, group_version, kind = token.split(":")
+    group, version = group_version.split("/")
+    return getattr(getattr(getattr(k8s, group.split(".")[0]), version), kind)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def replay_program(mocks: RecordingMocks) -> Callable[[], None]:
+    """A flat program registering the Kubernetes objects `mocks` recorded, as they were."""
+    composition = composition_of(mocks)
+    objects = [
+        (kubernetes_class(r.typ), r.name, r.inputs)
+        for r in mocks.resources
+        if r.typ.startswith("kubernetes:")
+    ]
+
+    def program() -> None:
+        provider = k8s.Provider("replay-kubernetes", render_yaml_to_directory="build/replay")
+        for index in range(composition.components):
+            pulumi.ComponentResource("replay:index:Group", f"group-{index}").register_outputs({})
+        child = pulumi.ResourceOptions(provider=provider)
+        for cls, name, inputs in objects:
+            arguments = {_snake(k): v for k, v in inputs.items() if k not in ("apiVersion", "kind")}
+            cls(name, **arguments, opts=child)
+
+    return program
+
+
+def time_replay(mocks: RecordingMocks, runs: int, stack: str = "local") -> list[float]:
+    program = replay_program(mocks)
+    config = stack_config(stack)
+    seconds: list[float] = []
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        _timed(program, config, stack)
+        seconds.append(time.perf_counter() - start)
+    return seconds
