@@ -2,7 +2,7 @@
 """Set up the real Pulumi engine on a machine that cannot download Pulumi release binaries.
 
 What it ensures, at the versions pinned in requirements.txt:
-  * the Pulumi CLI (same version as the `pulumi` Python SDK),
+  * the Pulumi CLI (PULUMI_CLI_VERSION below; the `pulumi` Python SDK may be newer),
   * the Python language host `pulumi-language-python` with its exec shim, and the
     `pulumi-analyzer-policy-python` shim that runs Python policy packs,
   * the Kubernetes resource provider plugin (same version as `pulumi-kubernetes`).
@@ -51,6 +51,13 @@ KUBERNETES_PROVIDER_PSEUDO_VERSIONS = {
 # shim and SDK of the pinned version. It takes the interpreter from PULUMI_PYTHON_CMD, which the
 # Makefile and the tests set to the project's virtualenv.
 LANGUAGE_HOST_SDK_VERSION = "3.79.0"
+# The CLI is pinned here, not by the `pulumi` SDK pin in requirements.txt. From 3.2xx on, the CLI
+# runs Python policy packs through the language host's RunPlugin, which the only language host
+# this proxy can build (above) lacks; 3.215.0 still starts them through the
+# `pulumi-analyzer-policy-python` shim. The SDK moves on without it (3.260 registers resources
+# several times faster; the engine protocol between them is versioned and feature-checked).
+PULUMI_CLI_VERSION = "3.215.0"
+
 
 CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gpu-model-platform"
 
@@ -85,7 +92,8 @@ class GoBinary:
 
 
 def read_pins(requirements: Path = REQUIREMENTS) -> Pins:
-    """The toolchain follows the Python SDK pins, so there is one place to change a version."""
+    """The provider follows the `pulumi-kubernetes` pin, so there is one place to change it; the
+    CLI is PULUMI_CLI_VERSION (the `pulumi` pin must still be exact: it is what programs run)."""
     found: dict[str, str] = {}
     for line in requirements.read_text().splitlines():
         match = re.match(r"^\s*(pulumi|pulumi-kubernetes)\s*==\s*([0-9][^\s;#]*)", line)
@@ -94,7 +102,7 @@ def read_pins(requirements: Path = REQUIREMENTS) -> Pins:
     missing = {"pulumi", "pulumi-kubernetes"} - found.keys()
     if missing:
         raise ToolchainError(f"{requirements}: no exact pin (==) for {', '.join(sorted(missing))}")
-    return Pins(pulumi=found["pulumi"], kubernetes=found["pulumi-kubernetes"])
+    return Pins(pulumi=PULUMI_CLI_VERSION, kubernetes=found["pulumi-kubernetes"])
 
 
 def go_binaries(pins: Pins) -> list[GoBinary]:
