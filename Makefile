@@ -24,7 +24,7 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain up preview drift destroy stack models bench test unit lint env clean
+.PHONY: help setup toolchain aws-plugins lint-workflows up preview drift destroy stack models bench test unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -86,6 +86,17 @@ drift: preview
 destroy: stack
 	$(PULUMI) destroy --yes
 
+# dev and prod also need the AWS and Docker provider plugins, at the SDK pins of requirements.txt.
+# `pulumi plugin install` downloads them from Pulumi's plugin site: CI can reach it, the machines
+# that build the toolchain offline cannot (there, dev and prod are tested under mocks only).
+aws-plugins: toolchain
+	pulumi plugin install resource aws $$(sed -n 's/^pulumi-aws==//p' requirements.txt)
+	pulumi plugin install resource docker $$(sed -n 's/^pulumi-docker==//p' requirements.txt)
+
+# Workflow files (.github/workflows), checked by actionlint built from its Go module.
+lint-workflows:
+	python -m tools.actionlint check
+
 # The model gate: the only step that imports TensorFlow. MODEL=iris gates one model.
 MODEL ?=
 models: $(VENV)/.dev
@@ -101,7 +112,7 @@ lint: $(VENV)/.dev
 	mypy
 
 unit: $(VENV)/.dev
-	python -m pytest -m "not engine and not gate"
+	python -m pytest -m "not engine and not gate and not gobuild"
 
 test: toolchain $(VENV)/.dev lint
 	python -m pytest
