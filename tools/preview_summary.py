@@ -342,7 +342,7 @@ def policy_section(events: list[dict[str, Any]], stack: str) -> list[str]:
     return [
         "### Policy violations",
         "",
-        f"{len(violations)} violations, {verdict}; {packs}.",
+        f"{len(violations)} violation{'s' if len(violations) > 1 else ''}, {verdict}; {packs}.",
         "",
         "| severity | enforcement | policy | resource | finding |",
         "|---|---|---|---|---|",

@@ -199,7 +199,7 @@ def test_a_policy_violation_is_listed_with_its_severity(stack: LocalStack) -> No
     markdown, status = summarise(stack)
     assert status != 0, "a mandatory violation fails the preview"
     violations = section(markdown, "Policy violations")
-    assert "1 violations, **1 mandatory**" in violations
+    assert "1 violation, **1 mandatory**" in violations
     assert (
         "| high | mandatory | `container-resources` | `greedy-stable` | greedy-stable/tfserving: "
         "memory limit 128Gi is over the ceiling 64Gi |"
