@@ -98,12 +98,14 @@ def states(found: list[Step]) -> tuple[dict[str, dict[str, Any]], dict[str, dict
 
 
 def errors(events: list[dict[str, Any]]) -> list[str]:
-    """Error diagnostics: why a preview failed (a bad model, a program error)."""
-    return [
+    """Error diagnostics, each once: why a preview failed (a bad model, a program error, an
+    unreachable cluster, which the provider reports once per resource)."""
+    messages = (
         event["diagnosticEvent"]["message"].strip()
         for event in events
         if "diagnosticEvent" in event and event["diagnosticEvent"].get("severity") == "error"
-    ]
+    )
+    return list(dict.fromkeys(messages))
 
 
 def change_counts(events: list[dict[str, Any]]) -> dict[str, int]:

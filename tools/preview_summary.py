@@ -418,11 +418,17 @@ def folded_diff(diff: str, room: int) -> list[str]:
     return [*out, "", "</details>"]
 
 
-def _headline(stack: str, counts: dict[str, int]) -> str:
+def _headline(stack: str, counts: dict[str, int], failed: bool) -> str:
     changes = [f"{n} to {op}" for op, n in counts.items() if op != "same" and n]
-    unchanged = counts.get("same", 0)
     said = ", ".join(changes) if changes else "no changes"
-    return f"## Preview of `{stack}`: {said}" + (f" ({unchanged} unchanged)" if unchanged else "")
+    unchanged = counts.get("same", 0)
+    if unchanged:
+        said += f" ({unchanged} unchanged)"
+    return (
+        f"## Preview of `{stack}` failed: {said} planned"
+        if failed
+        else (f"## Preview of `{stack}`: {said}")
+    )
 
 
 def render(
@@ -434,10 +440,11 @@ def render(
     prices = prices or load_price_table()
     found = engine_events.steps(events)
     before, after = engine_events.states(found)
-    lines = [marker(stack), _headline(stack, engine_events.change_counts(events)), ""]
     failures = engine_events.errors(events)
     if not events:
         failures = ["the engine reported no events: see the raw output below"]
+    counts = engine_events.change_counts(events)
+    lines = [marker(stack), _headline(stack, counts, bool(failures)), ""]
     if failures:
         lines += ["### Preview failed", "", "```", *_clip(failures, 4000), "```", ""]
     lines += replacements(found)

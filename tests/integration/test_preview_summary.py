@@ -198,6 +198,11 @@ def test_a_policy_violation_is_listed_with_its_severity(stack: LocalStack) -> No
     copy_model(stack, "digits", "greedy", resources={**resources, "memory": "128Gi"})
     markdown, status = summarise(stack)
     assert status != 0, "a mandatory violation fails the preview"
+    assert (
+        markdown.splitlines()[1]
+        == "## Preview of `local` failed: 8 to create (22 unchanged) planned"
+    )
+    assert "preview failed" in section(markdown, "Preview failed")
     violations = section(markdown, "Policy violations")
     assert "1 violation, **1 mandatory**" in violations
     assert (
