@@ -24,12 +24,13 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain up preview destroy stack models bench test unit lint env clean
+.PHONY: help setup toolchain aws-plugins lint-workflows up preview drift destroy stack models bench test unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
 	@echo "make test        set up, then lint and run every test"
-	@echo "make preview     pulumi preview --diff of STACK, with the policy pack"
+	@echo "make preview     pulumi preview --diff of STACK, with the policy pack, and its summary"
+	@echo "make drift       refresh, then preview STACK: fails when the cloud drifted from the code"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
 	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
@@ -61,18 +62,40 @@ stack: setup
 up: stack
 	$(PULUMI) up --yes $(POLICIES)
 
-# The engine's event stream gives the policy report (build/policy-report-<stack>.json and a
-# summary); the second run is the diff people read.
+# One engine run: the diff people read goes to build/preview-<stack>.diff and the engine's event
+# stream to build/preview-<stack>.jsonl (`--event-log`, the flag the Automation API uses, shown
+# when PULUMI_DEBUG_COMMANDS is set). From the stream: the policy report
+# (build/policy-report-<stack>.json) and the markdown summary (build/preview-summary-<stack>.md,
+# the diff folded in; printed with the diff's path instead). Exits with the preview's status.
+# PREVIEW_FLAGS adds flags to the preview.
+PREVIEW_FLAGS ?=
 preview: stack
 	@mkdir -p build
-	@PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1 $(PULUMI) preview --json $(POLICIES) \
-		> build/preview-$(STACK).jsonl 2>&1 || true
-	@python -m tools.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
-		--out build/policy-report-$(STACK).json || true
-	$(PULUMI) preview --diff $(POLICIES)
+	@status=0; PULUMI_DEBUG_COMMANDS=true $(PULUMI) preview --diff $(POLICIES) $(PREVIEW_FLAGS) \
+		--event-log build/preview-$(STACK).jsonl > build/preview-$(STACK).diff 2>&1 || status=$$?; \
+	python -m tools.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
+		--out build/policy-report-$(STACK).json || true; \
+	echo; python -m tools.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
+		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md --fold-to-path; \
+	exit $$status
+
+# Drift: refresh from the cloud, then fail if the code would change anything.
+drift: PREVIEW_FLAGS = --refresh --expect-no-changes
+drift: preview
 
 destroy: stack
 	$(PULUMI) destroy --yes
+
+# dev and prod also need the AWS and Docker provider plugins, at the SDK pins of requirements.txt.
+# `pulumi plugin install` downloads them from Pulumi's plugin site: CI can reach it, the machines
+# that build the toolchain offline cannot (there, dev and prod are tested under mocks only).
+aws-plugins: toolchain
+	pulumi plugin install resource aws $$(sed -n 's/^pulumi-aws==//p' requirements.txt)
+	pulumi plugin install resource docker $$(sed -n 's/^pulumi-docker==//p' requirements.txt)
+
+# Workflow files (.github/workflows), checked by actionlint built from its Go module.
+lint-workflows:
+	python -m tools.actionlint check
 
 # The model gate: the only step that imports TensorFlow. MODEL=iris gates one model.
 MODEL ?=
@@ -89,7 +112,7 @@ lint: $(VENV)/.dev
 	mypy
 
 unit: $(VENV)/.dev
-	python -m pytest -m "not engine and not gate"
+	python -m pytest -m "not engine and not gate and not gobuild"
 
 test: toolchain $(VENV)/.dev lint
 	python -m pytest

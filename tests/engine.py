@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from tests.support import record_gate
+from tools.engine_events import read_events
 from tools.toolchain import bin_dir_for, missing_pieces, read_pins
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +45,15 @@ def engine_env(backend: Path) -> dict[str, str]:
     return env
 
 
+def copy_program(project: Path) -> None:
+    for name in PROGRAM_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, project / name)
+
+
 @dataclass
 class LocalStack:
     project: Path
@@ -51,14 +64,7 @@ class LocalStack:
     def create(cls, workdir: Path) -> LocalStack:
         project = workdir / "project"
         project.mkdir(parents=True)
-        for name in PROGRAM_FILES:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(
-                    source, project / name, ignore=shutil.ignore_patterns("__pycache__")
-                )
-            elif source.exists():
-                shutil.copy2(source, project / name)
+        copy_program(project)
         backend = workdir / "state"
         backend.mkdir()
         stack = cls(project=project, env=engine_env(backend))
@@ -96,6 +102,32 @@ class LocalStack:
     def up(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", "--skip-preview", *args, check=check)
 
+    def preview_events(self, *args: str) -> tuple[list[dict[str, Any]], str, int]:
+        """One preview run, as `make preview` runs it: the engine's events (`--event-log`), the
+        human diff it printed, and its exit status."""
+        log = self.project.parent / "preview-events.jsonl"
+        log.unlink(missing_ok=True)
+        result = self.pulumi(
+            "preview",
+            "--diff",
+            "--event-log",
+            str(log),
+            *args,
+            check=False,
+            extra_env={"PULUMI_DEBUG_COMMANDS": "true"},
+        )
+        events = read_events(log.read_text().splitlines()) if log.exists() else []
+        return events, result.stdout + result.stderr, result.returncode
+
+    def restore_program(self) -> None:
+        """Undo a test's edits: the program files as the repository has them, state untouched."""
+        for name in PROGRAM_FILES:
+            target = self.project / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            target.unlink(missing_ok=True)
+        copy_program(self.project)
+
     def preview_steps(self) -> dict[str, str]:
         """URN to operation of every step a preview plans, except resources left as they are."""
         plan = json.loads(self.preview("--json").stdout)
@@ -118,3 +150,23 @@ class LocalStack:
     @property
     def manifests(self) -> Path:
         return self.project / "build" / "manifests" / "local"
+
+
+def edit_spec(stack: LocalStack, model: str, **changes: object) -> None:
+    """Replace top-level fields of a model.yaml in the stack's copy of the project."""
+    path = stack.project / "models" / model / "model.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw.update(changes)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def copy_model(stack: LocalStack, source: str, name: str, **changes: object) -> Path:
+    """A new model folder: a copy of `source` (its SavedModels included) named `name`, with
+    `changes` to its model.yaml and a passing gate record per version, as if its gate had run."""
+    folder = stack.project / "models" / name
+    shutil.copytree(stack.project / "models" / source, folder)
+    shutil.rmtree(folder / "gate")
+    edit_spec(stack, name, name=name, **changes)
+    for version in yaml.safe_load((folder / "model.yaml").read_text())["versions"]:
+        record_gate(folder, version["id"], passed=True)
+    return folder

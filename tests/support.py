@@ -13,6 +13,13 @@ import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 from components.config import PROJECT
+from components.gate_record import (
+    GateRecord,
+    content_digest,
+    gate_record_path,
+    savedmodel_dir,
+    write_record,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +40,22 @@ def stack_config(stack: str, **overrides: Any) -> dict[str, Any]:
             values[name] = value
     values.update(overrides)
     return values
+
+
+def record_gate(folder: Path, version: int, passed: bool) -> None:
+    """A gate record for the SavedModel files of `folder` at `version`, as tools.gate writes."""
+    record = GateRecord(
+        model=folder.name,
+        version=version,
+        digest=content_digest(savedmodel_dir(folder, version)),
+        metric="accuracy",
+        value=0.97 if passed else 0.41,
+        threshold=0.9,
+        passed=passed,
+        failures=[] if passed else ["accuracy 0.41 is below the threshold 0.90"],
+        tensorflow="2.20.0",
+    )
+    write_record(gate_record_path(folder, version), record)
 
 
 def _as_engine_string(value: Any) -> str:

@@ -1,7 +1,7 @@
 """Policy report of one preview: a JSON file for machines and a short summary for people.
 
-Reads the engine's event stream (`PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1 pulumi preview --json`),
-which carries one policyEvent per violation and a summary of what each policy checked:
+Reads the engine's event stream (see tools.engine_events), which carries one policyEvent per
+violation and a summary of what each policy checked:
 
   python -m tools.policy_report EVENTS.jsonl --stack local --out build/policy-report-local.json
 
@@ -13,18 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-
-def read_events(lines: Iterable[str]) -> list[dict[str, Any]]:
-    events = []
-    for line in lines:
-        line = line.strip()
-        if line.startswith("{"):
-            events.append(json.loads(line))
-    return events
+from tools.engine_events import read_events
 
 
 def build_report(events: list[dict[str, Any]], stack: str) -> dict[str, Any]:

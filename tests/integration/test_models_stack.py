@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.engine import ROOT, LocalStack
+from tests.engine import ROOT, LocalStack, edit_spec
 
 pytestmark = pytest.mark.engine
 
@@ -22,13 +21,6 @@ def deployed(tmp_path: Path) -> Iterator[LocalStack]:
     stack = LocalStack.create(tmp_path)
     stack.up()
     yield stack
-
-
-def edit_spec(stack: LocalStack, model: str, **changes: object) -> None:
-    path = stack.project / "models" / model / "model.yaml"
-    raw = yaml.safe_load(path.read_text())
-    raw.update(changes)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 def belongs_to(urn: str, model: str) -> bool:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.engine import ROOT, LocalStack
-from tests.unit.test_catalog import record_gate
-from tools.policy_report import build_report, read_events, summary
+from tests.engine import ROOT, LocalStack, copy_model
+from tools.engine_events import read_events
+from tools.policy_report import build_report, summary
 
 pytestmark = pytest.mark.engine
 
@@ -32,13 +31,8 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def add_greedy_model(stack: LocalStack) -> None:
     """A copy of digits that passes its gate and model.yaml validation, but asks for 128Gi."""
-    folder = stack.project / "models" / "greedy"
-    shutil.copytree(stack.project / "models" / "digits", folder)
-    spec = yaml.safe_load((folder / "model.yaml").read_text())
-    spec["name"] = "greedy"
-    spec["resources"]["memory"] = "128Gi"
-    (folder / "model.yaml").write_text(yaml.safe_dump(spec))
-    record_gate(folder, 1, passed=True)
+    resources = yaml.safe_load((ROOT / "models/digits/model.yaml").read_text())["resources"]
+    copy_model(stack, "digits", "greedy", resources={**resources, "memory": "128Gi"})
 
 
 VIOLATION = "greedy-stable/tfserving: memory limit 128Gi is over the ceiling 64Gi"

@@ -8,14 +8,8 @@ import pytest
 import yaml
 
 from components.catalog import CatalogError, load_catalog
-from components.gate_record import (
-    GateRecord,
-    content_digest,
-    gate_record_path,
-    savedmodel_dir,
-    write_record,
-)
-from tests.support import ROOT
+from components.gate_record import gate_record_path, savedmodel_dir
+from tests.support import ROOT, record_gate
 
 
 def add_model(models: Path, name: str, source: str = "iris", **changes: object) -> Path:
@@ -32,21 +26,6 @@ def add_model(models: Path, name: str, source: str = "iris", **changes: object) 
         (files / "variables" / "variables.index").write_bytes(b"index")
         record_gate(folder, version, passed=True)
     return folder
-
-
-def record_gate(folder: Path, version: int, passed: bool) -> None:
-    record = GateRecord(
-        model=folder.name,
-        version=version,
-        digest=content_digest(savedmodel_dir(folder, version)),
-        metric="accuracy",
-        value=0.97 if passed else 0.41,
-        threshold=0.9,
-        passed=passed,
-        failures=[] if passed else ["accuracy 0.41 is below the threshold 0.90"],
-        tensorflow="2.20.0",
-    )
-    write_record(gate_record_path(folder, version), record)
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""actionlint, the GitHub Actions workflow checker, built from its Go module and cached.
+
+Release binaries cannot be downloaded here, so, like the Pulumi toolchain (tools/toolchain.py),
+actionlint is built from the Go module proxy at the version pinned below and cached under
+${XDG_CACHE_HOME:-~/.cache}/gpu-model-platform/actionlint-<version>/bin.
+
+Usage:
+  python -m tools.actionlint setup          build or reuse actionlint, print its path
+  python -m tools.actionlint check [FILE]   lint .github/workflows (or FILEs); exit 1 on errors
+
+actionlint runs shellcheck on `run:` scripts when shellcheck is on PATH, and skips that otherwise;
+`check` says which. Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.toolchain import CACHE_ROOT, PROJECT_ROOT, ToolchainError, require_go, run
+
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
+ACTIONLINT_VERSION = "1.7.12"
+WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+
+
+def say(message: str) -> None:
+    print(f"[actionlint] {message}", flush=True)
+
+
+def binary_path(version: str = ACTIONLINT_VERSION) -> Path:
+    return CACHE_ROOT / f"actionlint-{version}" / "bin" / "actionlint"
+
+
+def setup(version: str = ACTIONLINT_VERSION) -> Path:
+    """The cached binary, built first if missing (about a minute on 2 cores, once)."""
+    binary = binary_path(version)
+    if binary.exists():
+        return binary
+    go = require_go()
+    started = time.monotonic()
+    say(f"building {ACTIONLINT_MODULE}@v{version} with {run([go, 'version']).strip()}")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    # The module has no replace directives, so `go install module@version` builds it as released;
+    # GOBIN inside the cache keeps the result out of the clone and out of ~/go/bin.
+    run(
+        ["nice", "-n", "10", go, "install", f"{ACTIONLINT_MODULE}/cmd/actionlint@v{version}"],
+        env={
+            "GOBIN": str(binary.parent),
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "-buildvcs=false",
+        },
+    )
+    say(f"built {binary} in {time.monotonic() - started:.0f}s")
+    return binary
+
+
+def check(files: list[Path]) -> subprocess.CompletedProcess[str]:
+    """actionlint on `files`, with shellcheck on `run:` scripts when shellcheck is installed."""
+    command = [str(setup()), "-no-color"]
+    if shutil.which("shellcheck") is None:
+        # An empty value turns the integration off explicitly instead of failing to find it.
+        command += ["-shellcheck="]
+    return subprocess.run(
+        [*command, *map(str, files)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+
+
+def workflow_files() -> list[Path]:
+    return sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "check"
+    try:
+        if command == "setup":
+            print(setup())
+            return 0
+        if command == "check":
+            files = [Path(name) for name in argv[2:]] or workflow_files()
+            result = check(files)
+            print(result.stdout, end="")
+            print(result.stderr, end="", file=sys.stderr)
+            with_shellcheck = "with" if shutil.which("shellcheck") else "without"
+            verdict = "ok" if result.returncode == 0 else "errors"
+            say(f"{len(files)} workflow file(s), {with_shellcheck} shellcheck: {verdict}")
+            return 0 if result.returncode == 0 else 1
+    except ToolchainError as error:
+        print(f"[actionlint] error: {error}", file=sys.stderr)
+        return 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
