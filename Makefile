@@ -24,7 +24,8 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain aws-plugins lint-workflows up preview drift destroy stack models bench test unit lint env clean
+.PHONY: help setup toolchain promtool aws-plugins lint-workflows up preview drift destroy stack models bench test \
+	unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -114,7 +115,11 @@ lint: $(VENV)/.dev
 unit: $(VENV)/.dev
 	python -m pytest -m "not engine and not gate and not gobuild"
 
-test: toolchain $(VENV)/.dev lint
+# promtool checks every generated PromQL expression (tools/promtool.py; minutes on a cold cache).
+promtool:
+	@$(PYTHON) tools/promtool.py setup >/dev/null
+
+test: toolchain promtool $(VENV)/.dev lint
 	python -m pytest
 
 env:

@@ -8,6 +8,7 @@ from components import outputs
 from components.catalog import load_catalog
 from components.config import load_settings
 from components.model_service import ModelService, ModelServiceArgs
+from components.monitoring import MonitoringStack, MonitoringStackArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from components.platform import build_cluster
 
@@ -29,6 +30,11 @@ services = {
     )
     for entry in catalog
 }
+monitoring = MonitoringStack(
+    "monitoring",
+    MonitoringStackArgs.from_settings(settings, cluster.provider, [e.spec for e in catalog]),
+    opts=pulumi.ResourceOptions(depends_on=[namespaces, *cluster.serving_prerequisites]),
+)
 
 for name, value in cluster.exports.items():
     pulumi.export(name, value)
@@ -37,3 +43,4 @@ pulumi.export(
     outputs.MODELS,
     {name: {"versions": s.versions, "images": s.images} for name, s in services.items()},
 )
+pulumi.export(outputs.MONITORING, {"charts": monitoring.charts, "alerts": monitoring.models})

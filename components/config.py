@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,17 +27,20 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.charts import DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, is_remote, local_chart_problem
 from components.gpu import GPU_TYPE_BY_INSTANCE_FAMILY, GpuType, gpu_type_of_instance
 from components.types import (
     AvailabilityZone,
     AwsAccountId,
     AwsRegion,
+    CpuQuantity,
     DnsLabel,
     Environment,
     GpuInstanceType,
     IamRoleArn,
     ImageRegistry,
     Ipv4Cidr,
+    MemoryQuantity,
     ProjectPath,
     SystemInstanceType,
 )
@@ -120,6 +124,45 @@ class GpuNodeGroup(_NodeGroup):
         return gpu_type_of_instance(self.instance_types[0])
 
 
+# Prometheus durations as retention takes them: one or more <number><unit>, e.g. 15d or 1w3d.
+_PROMETHEUS_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+# An Alertmanager matcher: label, operator, quoted value.
+_MATCHER = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*"$')
+
+
+def _prometheus_duration(value: str) -> str:
+    if not _PROMETHEUS_DURATION.match(value):
+        raise ValueError(f"{value!r} is not a Prometheus duration such as '15d' or '12h'")
+    return value
+
+
+def _matcher(value: str) -> str:
+    if not _MATCHER.match(value):
+        raise ValueError(f"{value!r} is not an Alertmanager matcher such as 'team=\"ml\"'")
+    return value
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class PrometheusResources(_Camel):
+    """Requests of the Prometheus server; memory is its limit too (it is killed, not throttled)."""
+
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+
+class AlertRoute(_Camel):
+    """Alerts matching every matcher go to a webhook (Slack, PagerDuty, an on-call bridge)."""
+
+    name: DnsLabel
+    matchers: list[Annotated[str, AfterValidator(_matcher)]] = Field(min_length=1)
+    webhook_url: str = Field(pattern=r"^https?://[^\s]+$")
+
+
 class PlatformSettings(BaseModel):
     """The stack configuration of the project namespace, by its Pulumi.yaml key names."""
 
@@ -134,6 +177,15 @@ class PlatformSettings(BaseModel):
     max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
     image_registry: ImageRegistry = Field(alias="imageRegistry")
     build_images: bool = Field(alias="buildImages")
+
+    # Monitoring: chart sources (components/charts.py), Prometheus and Alertmanager settings.
+    prometheus_stack_chart: str = Field(alias="prometheusStackChart")
+    dcgm_exporter_chart: str = Field(alias="dcgmExporterChart")
+    prometheus_retention: Annotated[str, AfterValidator(_prometheus_duration)] = Field(
+        alias="prometheusRetention"
+    )
+    prometheus_resources: PrometheusResources = Field(alias="prometheusResources")
+    alert_routes: list[AlertRoute] = Field(alias="alertRoutes")
 
     # AWS (dev and prod). Each defaults to its empty value in Pulumi.yaml, meaning "not set":
     # `local` refuses them when set, dev and prod require the ones without a meaningful empty
@@ -183,6 +235,9 @@ class PlatformSettings(BaseModel):
             raise ValueError(f"kubeconfig {self.kubeconfig!r} is not a file")
         if self.kube_context and not self.kubeconfig:
             raise ValueError("kubeContext is set but kubeconfig is empty")
+        names = [route.name for route in self.alert_routes]
+        if len(set(names)) != len(names) or "null" in names:
+            raise ValueError(f"alertRoutes: names must be unique and not 'null', got {names}")
         return self
 
     @property
@@ -328,10 +383,33 @@ def _shown(where: Location) -> str:
     return f"{key}" + "".join(f"[{part}]" for part in rest)
 
 
+# Each chart source key and the chart it must hold.
+CHART_KEYS = {"prometheus_stack_chart": KUBE_PROMETHEUS_STACK, "dcgm_exporter_chart": DCGM_EXPORTER}
+
+
+def _chart_problems(settings: PlatformSettings) -> Iterator[tuple[Location, str]]:
+    project = Path.cwd()  # the engine runs the program in the project folder
+    for field, pin in CHART_KEYS.items():
+        source: str = getattr(settings, field)
+        if not source:
+            if settings.on_aws:
+                yield (
+                    (_key(field),),
+                    f"required on {settings.environment}: monitoring is part of the platform "
+                    f"there; set it to {pin.repository} or a directory holding {pin.name} "
+                    f"{pin.version}",
+                )
+            continue
+        problem = None if is_remote(source) else local_chart_problem(source, pin, project)
+        if problem:
+            yield (_key(field),), problem
+
+
 def _environment_problems(settings: PlatformSettings) -> list[tuple[Location, str]]:
     """Rules that depend on the environment: which keys apply, and how AWS settings fit together."""
+    charts = list(_chart_problems(settings))
     if not settings.on_aws:
-        return [
+        return charts + [
             (
                 (_key(field),),
                 "applies to dev and prod (AWS) only; local runs on an existing cluster or renders "
@@ -340,7 +418,7 @@ def _environment_problems(settings: PlatformSettings) -> list[tuple[Location, st
             for field in AWS_ONLY
             if _is_set(getattr(settings, field))
         ]
-    problems: list[tuple[Location, str]] = [
+    problems: list[tuple[Location, str]] = charts + [
         (
             (_key(field),),
             f"local only; {settings.environment} reaches its EKS cluster through the kubeconfig "

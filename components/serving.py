@@ -22,6 +22,9 @@ REST_PORT = 8501
 GRPC_PORT = 8500
 CONFIG_MOUNT = "/etc/tfserving"
 MODELS_ROOT = "/models"
+# TF Serving's Prometheus endpoint, on the REST port; components.model_monitoring scrapes it.
+METRICS_PATH = "/monitoring/prometheus/metrics"
+MONITORING_CONFIG_FILE = "monitoring.config"
 # tensorflow/serving images default to root; the restricted profile needs a numeric non-root user.
 SERVING_UID = 1000
 
@@ -133,10 +136,16 @@ def batching_config(batching: Batching) -> str:
     )
 
 
+def monitoring_config() -> str:
+    """TF Serving's monitoring config (text protobuf): its metrics in Prometheus format."""
+    return f'prometheus_config {{\n  enable: true\n  path: "{METRICS_PATH}"\n}}\n'
+
+
 def config_map_data(spec: ModelSpec) -> dict[str, str]:
     """Config for every declared version, so that switching versions changes only a Deployment."""
     data = {model_config_file(v.id): model_config(spec, v.id) for v in spec.versions}
     data["batching.config"] = batching_config(spec.batching)
+    data[MONITORING_CONFIG_FILE] = monitoring_config()
     return data
 
 
@@ -147,6 +156,7 @@ def serving_args(version: int) -> list[str]:
         f"--model_config_file={CONFIG_MOUNT}/{model_config_file(version)}",
         "--enable_batching=true",
         f"--batching_parameters_file={CONFIG_MOUNT}/batching.config",
+        f"--monitoring_config_file={CONFIG_MOUNT}/{MONITORING_CONFIG_FILE}",
         # The image holds exactly one version: load it once, never poll the file system.
         "--file_system_poll_wait_seconds=0",
     ]

@@ -23,7 +23,14 @@ from tools.toolchain import bin_dir_for, missing_pieces, read_pins
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a program run needs from the project; tests may add files (model folders, say) to a copy.
-PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "__main__.py", "components", "models")
+PROGRAM_FILES = (
+    "Pulumi.yaml",
+    "Pulumi.local.yaml",
+    "__main__.py",
+    "components",
+    "models",
+    "tools",
+)
 LOCAL_PASSPHRASE = "local-only-not-a-secret"
 
 

@@ -25,14 +25,29 @@ PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 CRD_DIRECTORY = "example/prometheus-operator-crd"
 # The kinds our stacks create, by the plural the CRD files are named after.
 CRD_PLURALS = ("servicemonitors", "prometheusrules")
+# Every kind the operator reads: a cluster running the operator needs them all.
+OPERATOR_CRD_PLURALS = (
+    "alertmanagerconfigs",
+    "alertmanagers",
+    "podmonitors",
+    "probes",
+    "prometheusagents",
+    "prometheuses",
+    "prometheusrules",
+    "scrapeconfigs",
+    "servicemonitors",
+    "thanosrulers",
+)
 
 
-def crd_files(version: str = PROMETHEUS_OPERATOR_VERSION) -> dict[str, Path]:
-    """The CRD file of each kind we use, by plural; downloads the module when it is missing."""
+def crd_files(
+    version: str = PROMETHEUS_OPERATOR_VERSION, plurals: tuple[str, ...] = CRD_PLURALS
+) -> dict[str, Path]:
+    """The CRD file of each kind in `plurals`; downloads the module when it is missing."""
     module_dir = go_download(require_go(), OPERATOR_MODULE, version)
     files = {
         plural: module_dir / CRD_DIRECTORY / f"monitoring.coreos.com_{plural}.yaml"
-        for plural in CRD_PLURALS
+        for plural in plurals
     }
     missing = [str(path) for path in files.values() if not path.is_file()]
     if missing:

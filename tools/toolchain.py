@@ -147,10 +147,12 @@ def go_binaries(pins: Pins) -> list[GoBinary]:
 
 
 # Shell shims shipped inside the sdk/v3 module of the pinned version: the language host runs
-# programs through the first, the CLI runs Python policy packs through the second.
+# programs through the first, the CLI runs Python policy packs through the second and Python
+# dynamic providers (components/generated_password.py) through the third.
 SDK_SCRIPTS = {
     "pulumi-language-python-exec": "python/cmd/pulumi-language-python-exec",
     "pulumi-analyzer-policy-python": "python/dist/pulumi-analyzer-policy-python",
+    "pulumi-resource-pulumi-python": "python/dist/pulumi-resource-pulumi-python",
 }
 
 

@@ -3,7 +3,9 @@ a clean destroy, and a bad config value that stops everything without touching w
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,6 +19,13 @@ import yaml
 from components import outputs
 from components.cluster import KUBERNETES_VERSION
 from tests.engine import ROOT, LocalStack
+from tests.monitoring_checks import (
+    assert_rules_parse,
+    dashboard_problems,
+    dashboard_recording_rules,
+    validate_custom_resource,
+)
+from tools.operator_crds import PROMETHEUS_OPERATOR_VERSION
 
 pytestmark = pytest.mark.engine
 
@@ -30,9 +39,19 @@ SERVING_OBJECTS = (
     ("PodDisruptionBudget", "serving"),
     ("NetworkPolicy", "serving"),
 )
+MONITORING_OBJECTS = (
+    ("ServiceMonitor", "serving"),
+    ("PrometheusRule", "slo"),
+    ("ConfigMap", "dashboard"),
+)
+# Without chart sources (the local default) only the CRDs of the kinds the models use.
+OPERATOR_CRDS = ("prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com")
 # The stack, the cluster component and its provider, the namespaces component and two namespaces,
-# then per model its component and its serving objects.
-EXPECTED_RESOURCES = 6 + len(MODELS) * (1 + len(SERVING_OBJECTS))
+# the monitoring component and its CRDs, then per model its serving component and objects and its
+# monitoring component and objects.
+COMPONENTS = 3 + len(MODELS) * 2
+RENDERED = 2 + len(OPERATOR_CRDS) + len(MODELS) * (len(SERVING_OBJECTS) + len(MONITORING_OBJECTS))
+EXPECTED_RESOURCES = 1 + COMPONENTS + 1 + RENDERED
 
 
 def user_env() -> dict[str, str]:
@@ -60,16 +79,21 @@ def rendered(stack: LocalStack) -> dict[str, dict[str, Any]]:
 
 
 def stable_name(document: dict[str, Any]) -> str:
-    """The object's name, less the random suffix Pulumi gives the (immutable) ConfigMaps."""
+    """The object's name, less the random suffix Pulumi gives the unnamed (immutable) ConfigMaps."""
     name: str = document["metadata"]["name"]
-    return name.rsplit("-", 1)[0] if document["kind"] == "ConfigMap" else name
+    return re.sub(r"-[a-z0-9]{8}$", "", name) if document["kind"] == "ConfigMap" else name
 
 
 def test_up_renders_the_namespaces_and_both_models_and_exports_them(deployed: LocalStack) -> None:
     kinds = sorted((d["kind"], stable_name(d)) for d in rendered(deployed).values())
     assert kinds == sorted(
         [("Namespace", "gpu-platform"), ("Namespace", "models")]
-        + [(kind, f"{model}-{suffix}") for model in MODELS for kind, suffix in SERVING_OBJECTS]
+        + [("CustomResourceDefinition", name) for name in OPERATOR_CRDS]
+        + [
+            (kind, f"{model}-{suffix}")
+            for model in MODELS
+            for kind, suffix in SERVING_OBJECTS + MONITORING_OBJECTS
+        ]
     )
     exported = deployed.outputs()
     assert exported[outputs.CLUSTER_MODE] == "render"
@@ -88,10 +112,41 @@ def test_every_rendered_manifest_is_valid_against_the_kubernetes_schema(
     documents = rendered(deployed)
     assert documents
     for path, document in documents.items():
+        if document["apiVersion"] == "monitoring.coreos.com/v1":
+            continue  # not Kubernetes' own kinds: checked against their CRDs below
         try:
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
             pytest.fail(f"{path}: {error.message}")
+
+
+def test_both_models_render_their_service_monitor_rules_and_dashboard(
+    deployed: LocalStack, tmp_path: Path
+) -> None:
+    by_kind: dict[tuple[str, str], dict[str, Any]] = {
+        (d["kind"], stable_name(d)): d for d in rendered(deployed).values()
+    }
+    for model in MODELS:
+        monitor = by_kind[("ServiceMonitor", f"{model}-serving")]
+        rule = by_kind[("PrometheusRule", f"{model}-slo")]
+        for document in (monitor, rule):
+            validate_custom_resource(document)
+        assert_rules_parse(rule["spec"]["groups"], tmp_path)
+        config_map = by_kind[("ConfigMap", f"{model}-dashboard")]
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (dashboard_json,) = config_map["data"].values()
+        dashboard = json.loads(dashboard_json)
+        assert dashboard_problems(dashboard) == []
+        assert_rules_parse(dashboard_recording_rules(dashboard), tmp_path)
+    crds = [d for d in rendered(deployed).values() if d["kind"] == "CustomResourceDefinition"]
+    versions = {d["metadata"]["annotations"]["operator.prometheus.io/version"] for d in crds}
+    assert versions == {PROMETHEUS_OPERATOR_VERSION.removeprefix("v")}
+
+
+def test_preview_says_the_monitoring_charts_are_skipped(deployed: LocalStack) -> None:
+    output = deployed.preview().stdout
+    assert "prometheusStackChart is not set, so the kube-prometheus-stack chart" in output
+    assert "dcgmExporterChart is not set, so the dcgm-exporter chart" in output
 
 
 def test_schema_validation_rejects_an_unknown_field() -> None:
@@ -158,7 +213,7 @@ def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     first = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     names = {p.name for p in (clone / "build/manifests/local").rglob("*.yaml")}
-    assert len(names) == EXPECTED_RESOURCES - 6 - len(MODELS) + 2, names
+    assert len(names) == RENDERED, names
     assert {
         "v1-namespace-default-models.yaml",
         "apps_v1-deployment-models-iris-stable.yaml",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine import ROOT, LocalStack, edit_spec
+from tests.engine import LocalStack, edit_spec
 
 pytestmark = pytest.mark.engine
 
@@ -64,7 +64,6 @@ def test_a_third_model_is_a_folder_with_its_gate_run_and_no_code_change(
     shutil.copytree(deployed.project / "models" / "iris", copy)
     shutil.rmtree(copy / "gate")
     edit_spec(deployed, "iris-copy", name="iris-copy")
-    shutil.copytree(ROOT / "tools", deployed.project / "tools")
     gate = subprocess.run(
         [sys.executable, "-m", "tools.gate", "iris-copy"],
         cwd=deployed.project,

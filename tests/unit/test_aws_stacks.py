@@ -34,6 +34,15 @@ def one(mocks: RecordingMocks, typ: str) -> Resource:
     return resource
 
 
+def device_plugin_chart(mocks: RecordingMocks) -> Resource:
+    (chart,) = [
+        r
+        for r in mocks.of_type("kubernetes:helm.sh/v4:Chart")
+        if r.inputs["chart"] == device_plugin.CHART
+    ]
+    return chart
+
+
 def policy(document: Any) -> dict[str, Any]:
     return json.loads(document) if isinstance(document, str) else dict(document)
 
@@ -201,7 +210,7 @@ def test_the_device_plugin_is_the_pinned_chart_on_gpu_nodes_tolerating_their_tai
     stack: tuple[str, PlatformSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
-    chart = one(mocks, "kubernetes:helm.sh/v4:Chart")
+    chart = device_plugin_chart(mocks)
     assert chart.inputs["chart"] == "nvidia-device-plugin"
     assert chart.inputs["version"] == device_plugin.CHART_VERSION == "0.18.2"
     assert chart.inputs["repositoryOpts"] == {"repo": "https://nvidia.github.io/k8s-device-plugin"}
@@ -450,7 +459,7 @@ def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
         dependencies = set(mocks.registration(service).dependencies)
         for group in mocks.of_type("aws:eks/nodeGroup:NodeGroup"):
             assert urns[(group.typ, group.name)] in dependencies, service.name
-        chart = one(mocks, "kubernetes:helm.sh/v4:Chart")
+        chart = device_plugin_chart(mocks)
         assert urns[(chart.typ, chart.name)] in dependencies, service.name
     host = f"{account(mocks)}.dkr.ecr.eu-west-1.amazonaws.com"
     for deployment in mocks.of_type("kubernetes:apps/v1:Deployment"):
@@ -472,6 +481,7 @@ def test_every_resource_has_a_component_parent(
         "gpu-model-platform:cluster:AwsCluster",
         "gpu-model-platform:platform:Namespaces",
         "gpu-model-platform:serving:ModelService",
+        "gpu-model-platform:monitoring:MonitoringStack",
     }
     for resource in mocks.resources:
         parent = mocks.registration(resource).parent
@@ -490,7 +500,10 @@ def test_resource_counts(stack: tuple[str, PlatformSettings, RecordingMocks]) ->
     assert counts["aws:ec2/subnet:Subnet"] == 2 * zones
     assert counts["aws:eks/nodeGroup:NodeGroup"] == 1 + len(settings.gpu_node_groups)
     assert counts["aws:ecr/repository:Repository"] == len(MODELS)
-    assert counts["kubernetes:helm.sh/v4:Chart"] == 1
+    # The device plugin, kube-prometheus-stack and the DCGM exporter.
+    assert counts["kubernetes:helm.sh/v4:Chart"] == 3
     assert counts["pulumi:providers:kubernetes"] == 1
     assert counts["pulumi:providers:aws"] == 1
-    assert sum(counts.values()) == {"dev": 75, "prod": 86}[name]
+    # Monitoring adds 23: its component, 10 operator CRDs, 2 charts, the Grafana password and
+    # Secret, and per model a component with its ServiceMonitor, PrometheusRule and dashboard.
+    assert sum(counts.values()) == {"dev": 98, "prod": 109}[name]

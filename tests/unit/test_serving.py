@@ -119,6 +119,7 @@ def test_canary_gets_its_own_deployment_and_autoscaler_with_split_bounds() -> No
         "models-v2.config",
         "models-v1.config",
         "batching.config",
+        "monitoring.config",
     }
 
 
@@ -142,6 +143,7 @@ def test_config_map_holds_every_declared_version_so_a_rollback_touches_only_a_de
         "models-v1.config",
         "models-v2.config",
         "batching.config",
+        "monitoring.config",
     }
     assert "name" not in serving.config_map(spec, "models")["metadata"]
     pod = serving.pod_spec(spec, only_track(spec), "iris-tfserving-abc")
@@ -184,3 +186,13 @@ def manifests(spec: ModelSpec) -> list[dict[str, Any]]:
 def test_every_built_object_is_valid_against_the_kubernetes_schema(name: str) -> None:
     for manifest in manifests(spec_of(name)):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_tf_serving_exports_prometheus_metrics_at_the_scraped_path() -> None:
+    spec = spec_of("iris")
+    config = serving.config_map_data(spec)[serving.MONITORING_CONFIG_FILE]
+    assert config == (
+        'prometheus_config {\n  enable: true\n  path: "/monitoring/prometheus/metrics"\n}\n'
+    )
+    args = serving.container(spec, only_track(spec))["args"]
+    assert "--monitoring_config_file=/etc/tfserving/monitoring.config" in args
