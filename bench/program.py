@@ -87,10 +87,13 @@ def warm_up(main: Path, config: dict[str, Any] | None = None, stack: str = "loca
 
 
 def kubernetes_class(token: str) -> Any:
-    """`kubernetes:apps/v1:Deployment` -> pulumi_kubernetes.apps.v1.Deployment."""
+    """`kubernetes:apps/v1:Deployment` -> pulumi_kubernetes.apps.v1.Deployment; a kind the SDK
+    has no class for (a CRD's, e.g. `monitoring.coreos.com/v1:ServiceMonitor`) -> CustomResource,
+    which is how the program registers those."""
     _, group_version, kind = token.split(":")
     group, version = group_version.split("/")
-    return getattr(getattr(getattr(k8s, group.split(".")[0]), version), kind)
+    module = getattr(k8s, group.split(".")[0], None)
+    return getattr(getattr(module, version, None), kind, None) or k8s.apiextensions.CustomResource
 
 
 def _snake(name: str) -> str:
@@ -112,6 +115,9 @@ def replay_program(mocks: RecordingMocks) -> Callable[[], None]:
             pulumi.ComponentResource("replay:index:Group", f"group-{index}").register_outputs({})
         child = pulumi.ResourceOptions(provider=provider)
         for cls, name, inputs in objects:
+            if cls is k8s.apiextensions.CustomResource:
+                cls(name, **{_snake(k): v for k, v in inputs.items()}, opts=child)
+                continue
             arguments = {_snake(k): v for k, v in inputs.items() if k not in ("apiVersion", "kind")}
             cls(name, **arguments, opts=child)
 
