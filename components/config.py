@@ -134,6 +134,7 @@ class PlatformSettings(BaseModel):
     max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
     image_registry: ImageRegistry = Field(alias="imageRegistry")
     build_images: bool = Field(alias="buildImages")
+    rollout_timeout_seconds: int = Field(alias="rolloutTimeoutSeconds", ge=30, le=7200)
 
     # AWS (dev and prod). Each defaults to its empty value in Pulumi.yaml, meaning "not set":
     # `local` refuses them when set, dev and prod require the ones without a meaningful empty
