@@ -70,7 +70,8 @@ ETCD_CLIENT_V2_VERSION = "v2.305.21"
 # KWOK built against the Kubernetes 1.33 client libraries.
 KWOK_VERSION = "v0.7.0"
 
-PLANE_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# The plane's programs, in their order of start (stopped in reverse).
+PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
@@ -88,7 +89,7 @@ def bin_dir() -> Path:
 
 
 def missing_binaries() -> list[str]:
-    return [name for name in PLANE_BINARIES if not (bin_dir() / name).exists()]
+    return [name for name in PROCESSES if not (bin_dir() / name).exists()]
 
 
 def staging_version(release: str) -> str:
@@ -227,7 +228,7 @@ def build() -> Path:
     missing = missing_binaries()
     if not missing:
         return target
-    go = require_go()
+    go = require_go("the simulated cluster's control plane and KWOK")
     say(f"building the control plane into {target} with {run([go, 'version']).strip()}")
     for spec in module_binaries():
         if spec.name in missing:
@@ -257,8 +258,6 @@ KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 CPU_INSTANCE_TYPE = "m6i.2xlarge"
 GPU_INSTANCE_TYPE = "g5.2xlarge"
 ZONES = ("local-a", "local-b")
-# Order of start; stopped in reverse.
-PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 @dataclass(frozen=True)
@@ -734,7 +733,7 @@ def up(layout: Layout, cpu_nodes: int, gpu_nodes: int) -> dict[str, float]:
 
 
 def start(layout: Layout, cpu_nodes: int, gpu_nodes: int) -> None:
-    kwok_module = go_download(require_go(), "sigs.k8s.io/kwok", KWOK_VERSION)
+    kwok_module = go_download(require_go("KWOK's Stage CRD"), "sigs.k8s.io/kwok", KWOK_VERSION)
     ports = plane_ports(layout)
     write_certificates(layout.pki)
     layout.kubeconfig.write_text(kubeconfig_text(layout, ports))

@@ -164,12 +164,12 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
     return result.stdout
 
 
-def require_go() -> str:
+def require_go(needed_for: str = "the tools this project builds") -> str:
     go = shutil.which("go")
     if go is None:
         raise ToolchainError(
-            "the Go toolchain (`go`) is not on PATH; it is needed to build the Pulumi CLI, the "
-            "Python language host and the Kubernetes provider from the Go module proxy"
+            f"the Go toolchain (`go`) is not on PATH; it is needed to build {needed_for} from the "
+            "Go module proxy"
         )
     return go
 
@@ -296,7 +296,7 @@ def setup(pins: Pins) -> Path:
     ]
     missing_scripts = [name for name in SDK_SCRIPTS if not (bin_dir / name).exists()]
     if needed or missing_scripts:
-        go = require_go()
+        go = require_go("the Pulumi CLI, the Python language host and the Kubernetes provider")
         say(f"using {run([go, 'version']).strip()}")
         for spec in needed:
             build_module_binary(go, spec, bin_dir)
