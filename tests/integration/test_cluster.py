@@ -172,21 +172,35 @@ class Sampler:
         self.replica_sets: list[ReplicaSetState] = []
         self.started = time.monotonic()
         self._stop = threading.Event()
+        self._failures: list[BaseException] = []
         self._threads = [
-            threading.Thread(target=self._poll_deployment, daemon=True),
-            threading.Thread(target=self._watch_replica_sets, daemon=True),
+            threading.Thread(target=self._guarded, args=(reader,), daemon=True)
+            for reader in (self._poll_deployment, self._watch_replica_sets)
         ]
 
     def __enter__(self) -> Sampler:
         for thread in self._threads:
             thread.start()
-        wait_for("the sampler's first readings", lambda: bool(self.samples and self.replica_sets))
+        wait_for(
+            "the sampler's first readings",
+            lambda: bool(self._failures or (self.samples and self.replica_sets)),
+        )
+        if self._failures:
+            self.__exit__()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        if self._failures:  # a reader that stopped early would leave a gap in the readings
+            raise self._failures[0]
+
+    def _guarded(self, reader: Callable[[], None]) -> None:
+        try:
+            reader()
+        except BaseException as failure:
+            self._failures.append(failure)
 
     def _now(self) -> float:
         return time.monotonic() - self.started
