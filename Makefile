@@ -24,8 +24,8 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain promtool aws-plugins lint-workflows up preview drift destroy stack models bench test \
-	unit lint env clean
+.PHONY: help setup toolchain promtool plane cluster-up cluster-down aws-plugins lint-workflows up \
+	preview drift destroy stack models bench test unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -35,11 +35,32 @@ help:
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
 	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
+	@echo "make cluster-up  start a local control plane with simulated GPU nodes for the local stack"
+	@echo "make cluster-down  stop it (its state is kept for the next cluster-up)"
 	@echo "make bench       preview cost as the fleet grows (bench/README.md)"
 	@echo "eval \"\$$(make -s env)\"   use this toolchain from your shell"
 
 toolchain:
 	@$(PYTHON) tools/toolchain.py setup
+
+# The simulated cluster (tools/cluster.py): binaries built from Go modules, cached outside the
+# clone like the toolchain; its state (certificates, etcd data, logs) under build/cluster.
+CLUSTER_DIR := build/cluster
+
+plane:
+	@$(PYTHON) tools/cluster.py build
+
+# Starts the plane and points the local stack at it (a relative path, so Pulumi.local.yaml stays
+# portable); its state is kept across cluster-down and cluster-up.
+cluster-up: STACK = local
+cluster-up: stack
+	@$(PYTHON) tools/cluster.py up --dir $(CLUSTER_DIR)
+	@$(PULUMI) config set kubeconfig $(CLUSTER_DIR)/kubeconfig
+	@echo "[cluster] the local stack now deploys there: make up"
+	@echo "[cluster] to render manifests again: pulumi config rm kubeconfig --stack local"
+
+cluster-down:
+	@$(PYTHON) tools/cluster.py down --dir $(CLUSTER_DIR)
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -119,7 +140,7 @@ unit: $(VENV)/.dev
 promtool:
 	@$(PYTHON) tools/promtool.py setup >/dev/null
 
-test: toolchain promtool $(VENV)/.dev lint
+test: toolchain promtool plane $(VENV)/.dev lint
 	python -m pytest
 
 env:

@@ -177,6 +177,7 @@ class PlatformSettings(BaseModel):
     max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
     image_registry: ImageRegistry = Field(alias="imageRegistry")
     build_images: bool = Field(alias="buildImages")
+    rollout_timeout_seconds: int = Field(alias="rolloutTimeoutSeconds", ge=30, le=7200)
 
     # Monitoring: chart sources (components/charts.py), Prometheus and Alertmanager settings.
     prometheus_stack_chart: str = Field(alias="prometheusStackChart")

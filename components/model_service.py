@@ -33,6 +33,8 @@ class ModelServiceArgs:
     """Build and push each version's image (needs a Docker engine); else reference its tag."""
     registry_credentials: docker.RegistryArgs | None = None
     """Push credentials for `registry` when images are built (ECR); None: Docker's own login."""
+    rollout_timeout_seconds: int = 600
+    """How long `pulumi up` waits for a Deployment's new pods to become ready before failing."""
 
     @classmethod
     def from_settings(
@@ -46,6 +48,7 @@ class ModelServiceArgs:
             registry=cluster.registries[entry.spec.name],
             build_images=settings.build_images,
             registry_credentials=cluster.registry_credentials,
+            rollout_timeout_seconds=settings.rollout_timeout_seconds,
         )
 
 
@@ -130,6 +133,14 @@ class ModelService(pulumi.ComponentResource):
         config_name = config.metadata.apply(lambda m: str(m.name))
         # Pods of a Deployment cannot start before their ServiceAccount exists.
         after_account = k8s_opts.merge(pulumi.ResourceOptions(depends_on=[account, *pushed]))
+        # A rollout whose pods never become ready fails the update after this long, instead of
+        # the provider's default of ten minutes.
+        rollout_wait = f"{args.rollout_timeout_seconds}s"
+        deployment_opts = after_account.merge(
+            pulumi.ResourceOptions(
+                custom_timeouts=pulumi.CustomTimeouts(create=rollout_wait, update=rollout_wait)
+            )
+        )
         self.versions = {}
         self.images = {}
         for track in serving.tracks(spec, images):
@@ -138,7 +149,7 @@ class ModelService(pulumi.ComponentResource):
             k8s.apps.v1.Deployment(
                 f"{name}-{track.name}",
                 **serving.deployment(spec, track, namespace, config_name),
-                opts=after_account,
+                opts=deployment_opts,
             )
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-{track.name}-autoscaler",

@@ -19,7 +19,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `tools` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.toolchain import CACHE_ROOT, GoBinary, ToolchainError, build, require_go, say
+from tools.toolchain import (
+    CACHE_ROOT,
+    GoBinary,
+    ToolchainError,
+    build_module_binary,
+    require_go,
+    say,
+)
 
 # Prometheus v3.6.0, the version kube-prometheus-stack 77.14.0 deploys (components/monitoring.py
 # pins that chart; tools/operator_crds.py pins its operator). Prometheus 3 publishes its Go module
@@ -46,7 +53,7 @@ def ensure_promtool() -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    build(require_go(), PROMTOOL, path.parent)
+    build_module_binary(require_go("promtool"), PROMTOOL, path.parent)
     return path
 
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,8 @@ class GoBinary:
     package: str
     # Local-path `replace` directives of the module, pointed at published module versions instead.
     replaces: dict[str, str] = field(default_factory=dict)
+    # Local-path `replace` directives that only guard against a dependency; dropped.
+    dropped_replaces: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     generate_env: dict[str, str] | None = None  # run `go generate` in `package` with this env
 
@@ -171,12 +174,12 @@ def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None =
     return result.stdout
 
 
-def require_go() -> str:
+def require_go(needed_for: str = "the tools this project builds") -> str:
     go = shutil.which("go")
     if go is None:
         raise ToolchainError(
-            "the Go toolchain (`go`) is not on PATH; it is needed to build the Pulumi CLI, the "
-            "Python language host and the Kubernetes provider from the Go module proxy"
+            f"the Go toolchain (`go`) is not on PATH; it is needed to build {needed_for} from the "
+            "Go module proxy"
         )
     return go
 
@@ -190,9 +193,12 @@ def go_download(go: str, module: str, version: str) -> Path:
     return Path(info["Dir"])
 
 
-def build(go: str, spec: GoBinary, bin_dir: Path) -> None:
+def build_module_binary(
+    go: str, spec: GoBinary, bin_dir: Path, log: Callable[[str], None] = say
+) -> None:
+    """Build one binary from its published module (copied, since the module cache is read-only)."""
     started = time.monotonic()
-    say(f"downloading {spec.module}@{spec.version}")
+    log(f"downloading {spec.module}@{spec.version}")
     source = go_download(go, spec.module, spec.version)
     with tempfile.TemporaryDirectory(prefix=f"{spec.name}-", dir=CACHE_ROOT) as scratch:
         workdir = Path(scratch) / "src"
@@ -207,6 +213,8 @@ def build(go: str, spec: GoBinary, bin_dir: Path) -> None:
                 [go, "mod", "edit", f"-dropreplace={module}", f"-require={module}@{version}"],
                 cwd=workdir,
             )
+        for module in spec.dropped_replaces:
+            run([go, "mod", "edit", f"-dropreplace={module}"], cwd=workdir)
         leftover = [
             r["Old"]["Path"]
             for r in json.loads(run([go, "mod", "edit", "-json"], cwd=workdir)).get("Replace") or []
@@ -216,9 +224,9 @@ def build(go: str, spec: GoBinary, bin_dir: Path) -> None:
             raise ToolchainError(f"{spec.module}: unhandled local replace of {', '.join(leftover)}")
         go_env = {"GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
         if spec.generate_env is not None:
-            say(f"go generate {spec.package}")
+            log(f"go generate {spec.package}")
             run([go, "generate", spec.package], cwd=workdir, env={**go_env, **spec.generate_env})
-        say(f"building {spec.name} (the first build takes minutes)")
+        log(f"building {spec.name} (the first build takes minutes)")
         target = bin_dir / f".{spec.name}.partial"
         ldflags = " ".join(("-s", "-w", *spec.ldflags))
         run(
@@ -227,7 +235,7 @@ def build(go: str, spec: GoBinary, bin_dir: Path) -> None:
             env=go_env,
         )
         target.replace(bin_dir / spec.name)
-    say(f"built {spec.name} in {time.monotonic() - started:.0f}s")
+    log(f"built {spec.name} in {time.monotonic() - started:.0f}s")
 
 
 def version_of(binary: str, *args: str) -> str | None:
@@ -298,10 +306,10 @@ def setup(pins: Pins) -> Path:
     ]
     missing_scripts = [name for name in SDK_SCRIPTS if not (bin_dir / name).exists()]
     if needed or missing_scripts:
-        go = require_go()
+        go = require_go("the Pulumi CLI, the Python language host and the Kubernetes provider")
         say(f"using {run([go, 'version']).strip()}")
         for spec in needed:
-            build(go, spec, bin_dir)
+            build_module_binary(go, spec, bin_dir)
         if missing_scripts:
             sdk = go_download(go, "github.com/pulumi/pulumi/sdk/v3", f"v{pins.pulumi}")
             for name in missing_scripts:

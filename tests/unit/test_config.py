@@ -53,6 +53,7 @@ def test_kubeconfig_selects_a_real_cluster(tmp_path: Path) -> None:
         ({"maxGpusPerPod": "two"}, "maxGpusPerPod", "Input should be a valid integer"),
         ({"imageRegistry": "https://reg/x"}, "imageRegistry", "is not an image repository"),
         ({"buildImages": "sometimes"}, "buildImages", "Input should be a valid boolean"),
+        ({"rolloutTimeoutSeconds": 5}, "rolloutTimeoutSeconds", "greater than or equal to 30"),
         ({"kubeconfig": "/nonexistent/kubeconfig"}, "", "kubeconfig '/nonexistent/kubeconfig'"),
         ({"kubeContext": "kind-gpu"}, "", "kubeContext is set but kubeconfig is empty"),
         ({"modelsNamespace": "gpu-platform"}, "", "platformNamespace and modelsNamespace must"),
