@@ -177,3 +177,22 @@ def copy_model(stack: LocalStack, source: str, name: str, **changes: object) -> 
     for version in yaml.safe_load((folder / "model.yaml").read_text())["versions"]:
         record_gate(folder, version["id"], passed=True)
     return folder
+
+
+def copy_repository(clone: Path) -> Path:
+    """What a fresh clone of the repository holds (tracked and untracked, not ignored files), as
+    they are in the working tree, with the installed virtualenv linked in: its install stamp is
+    newer than the copied requirements, so `make` does not reinstall."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).exists():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    (clone / ".venv").symlink_to(ROOT / ".venv")
+    return clone

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 
 from components import outputs
 from components.cluster import KUBERNETES_VERSION
-from tests.engine import ROOT, LocalStack
+from tests.engine import LocalStack, copy_repository
 from tests.monitoring_checks import (
     assert_rules_parse,
     dashboard_problems,
@@ -194,20 +193,7 @@ def test_destroy_leaves_the_stack_and_the_render_folder_empty(tmp_path: Path) ->
 
 def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     """The README's main command renders the manifests; run again, it changes nothing."""
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    clone = tmp_path / "clone"
-    for name in filter(None, tracked):
-        if (ROOT / name).exists():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
-    # Reuse the installed virtualenv: its install stamp is newer than the copied requirements.
-    (clone / ".venv").symlink_to(ROOT / ".venv")
+    clone = copy_repository(tmp_path / "clone")
     env = user_env()
 
     first = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components.gpu_prices import load_price_table
-from tests.engine import ROOT, LocalStack, copy_model, edit_spec
+from tests.engine import ROOT, LocalStack, copy_model, copy_repository, edit_spec
 from tests.integration.test_local_stack import user_env
 from tests.support import record_gate
 from tools.engine_events import NotAnEventStream, read_events
@@ -232,19 +232,7 @@ def test_the_plain_json_digest_is_refused_with_what_to_run(stack: LocalStack) ->
 
 
 def test_make_preview_prints_the_summary_from_one_engine_run(tmp_path: Path) -> None:
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    clone = tmp_path / "clone"
-    for name in filter(None, tracked):
-        if (ROOT / name).exists():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
-    (clone / ".venv").symlink_to(ROOT / ".venv")
+    clone = copy_repository(tmp_path / "clone")
     result = subprocess.run(
         ["make", "preview", "STACK=local"],
         cwd=clone,
