@@ -52,6 +52,21 @@ def engine_env(backend: Path) -> dict[str, str]:
     return env
 
 
+# `make cluster-up` points the developer's local stack at the simulated cluster by setting these
+# in Pulumi.local.yaml; copies start from the committed default (render manifests) instead, and
+# tests that want a cluster set them on their copy.
+CLUSTER_KEYS = ("gpu-model-platform:kubeconfig", "gpu-model-platform:kubeContext")
+
+
+def render_by_default(project: Path) -> None:
+    stack_file = project / "Pulumi.local.yaml"
+    settings = yaml.safe_load(stack_file.read_text()) or {}
+    config = settings.get("config") or {}
+    if any(key in config for key in CLUSTER_KEYS):
+        settings["config"] = {k: v for k, v in config.items() if k not in CLUSTER_KEYS}
+        stack_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
 def copy_program(project: Path) -> None:
     for name in PROGRAM_FILES:
         source = ROOT / name
@@ -59,6 +74,7 @@ def copy_program(project: Path) -> None:
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy2(source, project / name)
+    render_by_default(project)
 
 
 @dataclass
@@ -195,4 +211,5 @@ def copy_repository(clone: Path) -> Path:
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, clone / name)
     (clone / ".venv").symlink_to(ROOT / ".venv")
+    render_by_default(clone)
     return clone
