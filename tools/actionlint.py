@@ -19,10 +19,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tools.toolchain import CACHE_ROOT, PROJECT_ROOT, ToolchainError, require_go, run
+from tools.toolchain import (
+    CACHE_ROOT,
+    PROJECT_ROOT,
+    GoBinary,
+    ToolchainError,
+    build_module_binary,
+    require_go,
+)
 
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
 ACTIONLINT_VERSION = "1.7.12"
@@ -40,23 +46,15 @@ def binary_path(version: str = ACTIONLINT_VERSION) -> Path:
 def setup(version: str = ACTIONLINT_VERSION) -> Path:
     """The cached binary, built first if missing (about a minute on 2 cores, once)."""
     binary = binary_path(version)
-    if binary.exists():
-        return binary
-    go = require_go()
-    started = time.monotonic()
-    say(f"building {ACTIONLINT_MODULE}@v{version} with {run([go, 'version']).strip()}")
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    # The module has no replace directives, so `go install module@version` builds it as released;
-    # GOBIN inside the cache keeps the result out of the clone and out of ~/go/bin.
-    run(
-        ["nice", "-n", "10", go, "install", f"{ACTIONLINT_MODULE}/cmd/actionlint@v{version}"],
-        env={
-            "GOBIN": str(binary.parent),
-            "CGO_ENABLED": "0",
-            "GOFLAGS": "-buildvcs=false",
-        },
-    )
-    say(f"built {binary} in {time.monotonic() - started:.0f}s")
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        spec = GoBinary(
+            name="actionlint",
+            module=ACTIONLINT_MODULE,
+            version=f"v{version}",
+            package="./cmd/actionlint",
+        )
+        build_module_binary(require_go("actionlint"), spec, binary.parent, log=say)
     return binary
 
 
