@@ -14,24 +14,24 @@ LOCAL_BACKEND := $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(LOCAL_BACKEND)
 export PULUMI_CONFIG_PASSPHRASE ?= local-only-not-a-secret
 export PULUMI_SKIP_UPDATE_CHECK := true
-# Nothing may be downloaded here: plugins come from tools/toolchain.py only.
+# Nothing may be downloaded here: plugins come from toolchain/pulumi_engine.py only.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
-# The language host runs the program with this interpreter (see tools/toolchain.py).
+# The language host runs the program with this interpreter (see toolchain/pulumi_engine.py).
 export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
-export PATH := $(shell $(PYTHON) tools/toolchain.py bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(shell $(PYTHON) -m toolchain.pulumi_engine bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
 
 PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain promtool plane cluster-up cluster-down aws-plugins lint-workflows up \
+.PHONY: help setup toolchain crds stale-preview policy-config promtool plane cluster-up cluster-down aws-plugins lint-workflows up \
 	preview drift destroy stack models bench test unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
 	@echo "make test        set up, then lint and run every test"
 	@echo "make preview     pulumi preview --diff of STACK, with the policy pack, and its summary"
-	@echo "make drift       refresh, then preview STACK: fails when the cloud drifted from the code"
+	@echo "make drift       refresh, then preview STACK: fails when the cluster drifted from the code"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
 	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
@@ -41,26 +41,33 @@ help:
 	@echo "eval \"\$$(make -s env)\"   use this toolchain from your shell"
 
 toolchain:
-	@$(PYTHON) tools/toolchain.py setup
+	@$(PYTHON) -m toolchain.pulumi_engine setup
 
-# The simulated cluster (tools/cluster.py): binaries built from Go modules, cached outside the
+# The prometheus-operator and KEDA CRDs the program installs, fetched once into the cache
+# (toolchain/operator_crds.py, toolchain/keda_crds.py): the program reads them from there and
+# never runs Go.
+crds:
+	@$(PYTHON) -m toolchain.operator_crds setup >/dev/null
+	@$(PYTHON) -m toolchain.keda_crds setup >/dev/null
+
+# The simulated cluster (toolchain/plane): binaries built from Go modules, cached outside the
 # clone like the toolchain; its state (certificates, etcd data, logs) under build/cluster.
 CLUSTER_DIR := build/cluster
 
 plane:
-	@$(PYTHON) tools/cluster.py build
+	@$(PYTHON) -m toolchain.plane build
 
 # Starts the plane and points the local stack at it (a relative path, so Pulumi.local.yaml stays
 # portable); its state is kept across cluster-down and cluster-up.
 cluster-up: STACK = local
 cluster-up: stack
-	@$(PYTHON) tools/cluster.py up --dir $(CLUSTER_DIR)
+	@$(PYTHON) -m toolchain.plane up --dir $(CLUSTER_DIR)
 	@$(PULUMI) config set kubeconfig $(CLUSTER_DIR)/kubeconfig
 	@echo "[cluster] the local stack now deploys there: make up"
 	@echo "[cluster] to render manifests again: pulumi config rm kubeconfig --stack local"
 
 cluster-down:
-	@$(PYTHON) tools/cluster.py down --dir $(CLUSTER_DIR)
+	@$(PYTHON) -m toolchain.plane down --dir $(CLUSTER_DIR)
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -68,21 +75,41 @@ $(VENV)/.runtime: requirements.txt
 	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-models.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-models.txt requirements-models-nodeps.txt
 	@echo "[venv] installing requirements-dev.txt and requirements-models.txt"
 	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 		-r requirements.txt -r requirements-dev.txt -r requirements-models.txt
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-r requirements-models-nodeps.txt
 	@touch $@
 
-setup: toolchain $(VENV)/.runtime
+setup: toolchain crds $(VENV)/.runtime
 
+# A mistyped STACK must not create a new, empty stack: only stacks with a file exist.
 stack: setup
+	@test -f Pulumi.$(STACK).yaml || { echo "STACK=$(STACK): there is no Pulumi.$(STACK).yaml;" \
+		"the stacks are: $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))" >&2; exit 2; }
 	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
 	@pulumi stack select --non-interactive --create $(STACK) \
 		$(if $(filter local,$(STACK)),--secrets-provider passphrase,)
 
-up: stack
-	$(PULUMI) up --yes $(POLICIES)
+# The CLI checks only the types of the settings a policy declares: a misspelt policy or setting,
+# or a negative budget, would pass unnoticed (policies/config_check.py).
+policy-config: $(VENV)/.runtime
+	@python -m policies.config_check policies/config/$(STACK).json
+
+# Whether STACK deploys to a cluster: dev and prod always do; local only when it has a kubeconfig
+# (make cluster-up sets one), otherwise it renders manifests and there is nothing to refresh from.
+# A refresh in render mode reads every object as unreachable and would fail (or, with the
+# provider's PULUMI_K8S_DELETE_UNREACHABLE, drop them all from state), so it is never run there.
+ON_CLUSTER = test "$(STACK)" != local || test -n "$$($(PULUMI) config get kubeconfig 2>/dev/null)"
+
+# On a cluster, up refreshes first (--refresh): what was changed or deleted out of band is read
+# back into state, so the update repairs it instead of reporting "no changes".
+up: stack policy-config
+	@refresh=; if $(ON_CLUSTER); then refresh=--refresh; fi; \
+	echo "$(PULUMI) up --yes $(POLICIES) $$refresh"; \
+	$(PULUMI) up --yes $(POLICIES) $$refresh
 
 # One engine run: the diff people read goes to build/preview-<stack>.diff and the engine's event
 # stream to build/preview-<stack>.jsonl (`--event-log`, the flag the Automation API uses, shown
@@ -90,20 +117,42 @@ up: stack
 # (build/policy-report-<stack>.json) and the markdown summary (build/preview-summary-<stack>.md,
 # the diff folded in; printed with the diff's path instead). Exits with the preview's status.
 # PREVIEW_FLAGS adds flags to the preview.
+# A failed preview reads as failed: the last run's outputs are removed first (stale-preview), the
+# summary of a CLI that stopped before the engine ran says so, and the CLI's own error is
+# printed on the terminal. The policy config is checked first (policy-config), and a bad one
+# fails the same way, its `error:` lines in the summary.
 PREVIEW_FLAGS ?=
-preview: stack
+PREVIEW_OUTPUTS = build/preview-$(STACK).jsonl build/preview-$(STACK).diff \
+	build/policy-report-$(STACK).json build/preview-summary-$(STACK).md
+stale-preview:
+	@rm -f $(PREVIEW_OUTPUTS)
+
+preview: stale-preview stack
 	@mkdir -p build
-	@status=0; PULUMI_DEBUG_COMMANDS=true $(PULUMI) preview --diff $(POLICIES) $(PREVIEW_FLAGS) \
-		--event-log build/preview-$(STACK).jsonl > build/preview-$(STACK).diff 2>&1 || status=$$?; \
-	python -m tools.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
-		--out build/policy-report-$(STACK).json || true; \
-	echo; python -m tools.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
-		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md --fold-to-path; \
+	@status=0; python -m policies.config_check policies/config/$(STACK).json \
+		> build/preview-$(STACK).diff 2>&1 || status=$$?; \
+	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(PULUMI) preview --diff $(POLICIES) \
+		$(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl > build/preview-$(STACK).diff \
+		2>&1 || status=$$?; fi; \
+	if test -s build/preview-$(STACK).jsonl; then \
+		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
+			--out build/policy-report-$(STACK).json || status=$${status/#0/1}; fi; \
+	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
+		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
+		--fold-to-path || status=$${status/#0/1}; \
+	if test $$status -ne 0; then \
+		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \
+		tail -n 60 build/preview-$(STACK).diff >&2; fi; \
 	exit $$status
 
-# Drift: refresh from the cloud, then fail if the code would change anything.
-drift: PREVIEW_FLAGS = --refresh --expect-no-changes
-drift: preview
+# Drift: refresh from the cluster, then fail if the code would change anything. A local stack
+# that renders manifests has no cluster to drift from: it says so and succeeds.
+drift: stack
+	@if $(ON_CLUSTER); then \
+		$(MAKE) --no-print-directory preview STACK=$(STACK) \
+			PREVIEW_FLAGS="--refresh --expect-no-changes"; \
+	else echo "[drift] $(STACK) renders manifests to files (no kubeconfig): there is no cluster to" \
+		"refresh from, so nothing can have drifted; make cluster-up or set kubeconfig to check one"; fi
 
 destroy: stack
 	$(PULUMI) destroy --yes
@@ -117,12 +166,12 @@ aws-plugins: toolchain
 
 # Workflow files (.github/workflows), checked by actionlint built from its Go module.
 lint-workflows:
-	python -m tools.actionlint check
+	python -m toolchain.actionlint check
 
 # The model gate: the only step that imports TensorFlow. MODEL=iris gates one model.
 MODEL ?=
 models: $(VENV)/.dev
-	python -m tools.gate $(MODEL)
+	python -m commands.gate $(MODEL)
 
 # Benchmarks print figures; they are not tests and CI does not run them.
 bench: toolchain $(VENV)/.dev
@@ -133,14 +182,14 @@ lint: $(VENV)/.dev
 	ruff format --check .
 	mypy
 
-unit: $(VENV)/.dev
+unit: crds $(VENV)/.dev
 	python -m pytest -m "not engine and not gate and not gobuild"
 
-# promtool checks every generated PromQL expression (tools/promtool.py; minutes on a cold cache).
+# promtool checks every generated PromQL expression (toolchain/promtool.py; minutes on a cold cache).
 promtool:
-	@$(PYTHON) tools/promtool.py setup >/dev/null
+	@$(PYTHON) -m toolchain.promtool setup >/dev/null
 
-test: toolchain promtool plane $(VENV)/.dev lint
+test: toolchain crds promtool plane $(VENV)/.dev lint
 	python -m pytest
 
 env:

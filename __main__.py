@@ -5,12 +5,14 @@ from pathlib import Path
 import pulumi
 
 from components import outputs
-from components.catalog import load_catalog
-from components.config import load_settings
-from components.model_service import ModelService, ModelServiceArgs
-from components.monitoring import MonitoringStack, MonitoringStackArgs
-from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs
-from components.platform import build_cluster
+from components.autoscaling.component import KedaAutoscaling, KedaAutoscalingArgs
+from components.catalog.load import load_catalog
+from components.monitoring.component import MonitoringStack, MonitoringStackArgs
+from components.serving.admission_component import GatedImageAdmission, GatedImageAdmissionArgs
+from components.serving.component import ModelService, ModelServiceArgs
+from components.settings.load import load_settings
+from components.target.cluster import build_cluster
+from components.target.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 
 # Everything is validated before the first resource: bad input stops here and changes nothing.
 settings = load_settings()
@@ -22,17 +24,30 @@ cluster = build_cluster(settings, [entry.spec.name for entry in catalog])
 namespaces = PlatformNamespaces(
     "namespaces", PlatformNamespacesArgs.from_settings(settings, cluster.provider)
 )
+# The models namespace admits only gated images; the allow-list changes before any rollout.
+admission = GatedImageAdmission(
+    "gated-images",
+    GatedImageAdmissionArgs.from_catalog(settings, catalog, cluster),
+    opts=pulumi.ResourceOptions(depends_on=[namespaces]),
+)
 services = {
     entry.spec.name: ModelService(
         entry.spec.name,
         ModelServiceArgs.from_settings(settings, entry, cluster),
-        opts=pulumi.ResourceOptions(depends_on=[namespaces, *cluster.serving_prerequisites]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[namespaces, admission, *cluster.serving_prerequisites]
+        ),
     )
     for entry in catalog
 }
 monitoring = MonitoringStack(
     "monitoring",
     MonitoringStackArgs.from_settings(settings, cluster.provider, [e.spec for e in catalog]),
+    opts=pulumi.ResourceOptions(depends_on=[namespaces, *cluster.serving_prerequisites]),
+)
+autoscaling = KedaAutoscaling(
+    "autoscaling",
+    KedaAutoscalingArgs.from_settings(settings, cluster.provider, [e.spec for e in catalog]),
     opts=pulumi.ResourceOptions(depends_on=[namespaces, *cluster.serving_prerequisites]),
 )
 
@@ -44,3 +59,7 @@ pulumi.export(
     {name: {"versions": s.versions, "images": s.images} for name, s in services.items()},
 )
 pulumi.export(outputs.MONITORING, {"charts": monitoring.charts, "alerts": monitoring.models})
+pulumi.export(
+    outputs.AUTOSCALING,
+    {"kedaChart": autoscaling.chart, "scaledObjects": autoscaling.scaled_objects},
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.unit.test_catalog import add_model
+from tests.support.specs import add_model
 
 # Every synthetic model is a copy of this shipped spec: on CPU (so the stack's GPU budget policy
 # holds at any N), two declared versions, replicas.min 2. That is 2 components and 10 objects a

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bench.program import Composition
-from tests.engine import ROOT, LocalStack, engine_env
+from tests.support.engine import ROOT, LocalStack, engine_env
 
 PROJECT = "preview-floor"
 

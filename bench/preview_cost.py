@@ -1,12 +1,12 @@
 """What a preview costs as the fleet grows, measured against the engine's own floor (issue #9).
 
 For each fleet size N it generates N synthetic models (valid specs, passing gate records, no
-TensorFlow) in a private copy of the project (tests.engine.LocalStack), and measures, each over
---runs runs: the program alone under mocks; preview, up, a second preview (must plan 0 changes)
-and an incremental preview (one model's version changed) of the `local` stack in render mode; the
-same incremental preview as `make preview` runs it (--diff, policy pack); and the preview of a
-trivial program registering as many resources (bench/floor.py). Peak RSS and CPU time per process
-are sampled from /proc during the previews. How to read the table: bench/README.md.
+TensorFlow) in a private copy of the project (tests.support.engine.LocalStack), and measures,
+each over --runs runs: the program alone under mocks; preview, up, a second preview (must plan 0
+changes) and an incremental preview (one model's version changed) of the `local` stack in render
+mode; the same incremental preview as `make preview` runs it (--diff, policy pack); and the
+preview of a trivial program registering as many resources (bench/floor.py). Peak RSS and CPU time
+per process are sampled from /proc during the previews. How to read the table: bench/README.md.
 
     .venv/bin/python bench/preview_cost.py                      # what `make bench` runs
     .venv/bin/python bench/preview_cost.py --sizes 1,10 --runs 1  # a quick look
@@ -43,8 +43,8 @@ from bench.program import (  # noqa: E402
     warm_up,
 )
 from bench.sampling import KINDS, Run, planned_changes, run_sampled  # noqa: E402
-from tests.engine import LocalStack, engine_env  # noqa: E402
-from tests.support import stack_config  # noqa: E402
+from tests.support.engine import LocalStack, engine_env  # noqa: E402
+from tests.support.mocks import stack_config  # noqa: E402
 
 DEFAULT_SIZES = (1, 10, 50, 100, 200)
 KEY_SIZE = 100

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from bench.fleet import write_fleet  # noqa: E402
 from bench.program import time_program, warm_up  # noqa: E402
-from tests.engine import LocalStack  # noqa: E402
+from tests.support.engine import LocalStack  # noqa: E402
 
 # Path fragment -> owner, first match wins. Frames matching none (the standard library) are
 # charged to the innermost frame on the stack that matches one.

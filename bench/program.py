@@ -26,7 +26,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from tests.support import RecordingMocks, stack_config, use_mocks
+from tests.support.mocks import RecordingMocks, stack_config, use_mocks
 
 
 @dataclass(frozen=True)

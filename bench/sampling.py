@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.engine import LocalStack
+from tests.support.engine import LocalStack
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Kinds in the order the table shows them.

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from policies.rules import ALL
+from policies.rules.kubernetes.pod_security import CONTROLS
 from policies.support import PACK_NAME, Rule
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 ENVIRONMENTS = ("local", "dev", "prod")
+# Where each Pod Security Standards control is tested: one test per control, a compliant and a
+# violating case each (a test checks that every control has both).
+CONTROL_TEST = "tests/policies/test_pod_security.py::test_control[{id}]"
 
 
 def environment_config(environment: str) -> dict[str, Any]:
@@ -85,7 +89,29 @@ def render() -> str:
                     f"| `{key}` | {spec['type']} | {cell(spec['default'])} | {per_env} | "
                     f"{spec['description']} |"
                 )
+        if rule.name == "pod-security":
+            lines += control_table()
     return "\n".join(lines) + "\n"
+
+
+def control_table() -> list[str]:
+    lines = [
+        "",
+        "### Pod Security Standards controls",
+        "",
+        "Every control of the baseline and restricted profiles (Kubernetes 1.33), in init, regular "
+        "and ephemeral containers. Each fixture named by the test also runs through a real preview "
+        "with the pack (`tests/policies/test_engine_parity.py`).",
+        "",
+        "| control | profile | restricted fields and allowed values | covered by |",
+        "|---|---|---|---|",
+    ]
+    for control in CONTROLS:
+        lines.append(
+            f"| {control.title} | {control.profile} | {control.fields} | "
+            f"`{CONTROL_TEST.format(id=control.id)}` |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -18,6 +18,35 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+# KEDA's defaults for a ScaledObject that leaves its bounds out (keda.sh/v1alpha1).
+KEDA_DEFAULT_MIN_REPLICAS = 0
+KEDA_DEFAULT_MAX_REPLICAS = 100
+
+
+def autoscaler_bounds(resource_type: str, props: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(min, max) replicas of an HPA or a KEDA ScaledObject, with each kind's defaults; None for
+    anything else."""
+    if resource_type == HPA:
+        return int(dig(props, "spec", "minReplicas") or 1), int(
+            dig(props, "spec", "maxReplicas") or 0
+        )
+    if resource_type == SCALED_OBJECT:
+        low = dig(props, "spec", "minReplicaCount")
+        high = dig(props, "spec", "maxReplicaCount")
+        return (
+            KEDA_DEFAULT_MIN_REPLICAS if low is None else int(low),
+            KEDA_DEFAULT_MAX_REPLICAS if high is None else int(high),
+        )
+    return None
+
+
+def autoscaler_target(props: Mapping[str, Any]) -> str:
+    """The name of the workload an HPA or ScaledObject scales (both use scaleTargetRef)."""
+    return str((dig(props, "spec", "scaleTargetRef") or {}).get("name"))
+
+
 def dig(value: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(value, Mapping):
@@ -34,9 +63,41 @@ def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] 
     return pod if isinstance(pod, Mapping) else {}
 
 
-def containers(pod: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for key in ("initContainers", "containers"):
+# Every list of containers a pod spec may hold. Ephemeral containers (`kubectl debug`) carry no
+# resources or probes, but they do run images with security contexts.
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def containers(
+    pod: Mapping[str, Any], kinds: tuple[str, ...] = ("initContainers", "containers")
+) -> Iterator[Mapping[str, Any]]:
+    for key in kinds:
         yield from pod.get(key) or []
+
+
+def all_containers(pod: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Init, regular and ephemeral containers: what security and image rules look at."""
+    return containers(pod, CONTAINER_LISTS)
+
+
+def number(value: Any) -> float | None:
+    """A number as the engine may deliver it: 3, 3.0 (every number crosses the engine as a
+    float) or "3"; None for anything else, a percentage included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def shown(value: Any) -> str:
+    """A value for a message, the same whether it arrived as 3 or as the engine's 3.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def object_name(props: Mapping[str, Any]) -> str:
@@ -59,7 +120,7 @@ _MEMORY_FACTORS = {
 
 
 def millicores(quantity: Any) -> float | None:
-    match = _CPU.match(str(quantity))
+    match = _CPU.match(shown(quantity))
     if not match:
         return None
     value = float(match.group(1))
@@ -67,7 +128,7 @@ def millicores(quantity: Any) -> float | None:
 
 
 def memory_bytes(quantity: Any) -> float | None:
-    match = _MEMORY.match(str(quantity))
+    match = _MEMORY.match(shown(quantity))
     if not match:
         return None
     return float(match.group(1)) * _MEMORY_FACTORS[match.group(2)]

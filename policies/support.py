@@ -59,7 +59,14 @@ class Rule:
         return ResourceValidationPolicy(validate=self._validate_resource, **common)
 
     def _config(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {**self.defaults(), **(given or {})}
+        config = {**self.defaults(), **(given or {})}
+        # Every number crosses the engine as a float: an integer setting of 8 arrives as 8.0, and
+        # would read so in messages. Integers are integers again before any check sees them.
+        for key, spec in self.config.items():
+            value = config.get(key)
+            if spec.get("type") == "integer" and isinstance(value, float) and value.is_integer():
+                config[key] = int(value)
+        return config
 
     def _report(
         self, report: ReportViolation, run: Callable[[], list[tuple[str, str | None]]]

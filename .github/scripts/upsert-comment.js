@@ -1,6 +1,6 @@
 // Posts the preview summary on the pull request as one comment per stack, edited in place on
 // every push: the comment is found by the summary's first line, a hidden marker naming the stack
-// (tools/preview_summary.py writes it).
+// (commands/preview_summary.py writes it).
 const fs = require('fs');
 
 module.exports = async ({ github, context, core }) => {

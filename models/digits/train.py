@@ -1,4 +1,4 @@
-"""Digits: the data split and the training of one version, called by the gate (tools/gate.py) only.
+"""Digits: the data split and the training of one version, called by the gate (commands/gate.py).
 
 The served model takes 8x8 single-channel images with grey levels scaled to [0, 1] (0 is the
 background); scikit-learn's copy of the data has levels 0 to 16, so load_data divides by 16.

@@ -1,4 +1,4 @@
-"""Iris: the data split and the training of one version, called by the gate (tools/gate.py) only.
+"""Iris: the data split and the training of one version, called by the gate (commands/gate.py) only.
 
 The served model takes the four raw measurements in centimetres (sepal length, sepal width, petal
 length, petal width): standardisation is a layer inside the model, fitted on the training split,

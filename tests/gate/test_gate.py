@@ -11,23 +11,37 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import yaml
 
-from components.gate_record import gate_record_path, read_record, savedmodel_dir
-from components.modelspec import Signature
-from tools.gate import (
+from commands.gate import (
     MODELS_DIR,
+    SERVING_SIGNATURE,
+    WARMUP_BATCH_SIZES,
     ExposedTensor,
     GateError,
     accuracy,
     gate_model,
     load_spec,
+    load_train_module,
     main,
     metric_failures,
+    read_warmup,
+    request_failures,
+    request_inputs,
     signature_failures,
+    warmup_failures,
+    warmup_log,
 )
+from components.catalog.gate_record import (
+    gate_record_path,
+    read_record,
+    savedmodel_dir,
+    warmup_path,
+)
+from components.catalog.spec import Signature
 
-# tools.gate imports TensorFlow: even its pure tests pay that import, so all are marked.
+# commands.gate imports TensorFlow: even its pure tests pay that import, so all are marked.
 pytestmark = pytest.mark.gate
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,7 +79,89 @@ def test_shipped_savedmodels_pass_and_reproduce_their_committed_records(
         assert outcome.record.passed, outcome.record.failures
         committed = read_record(gate_record_path(MODELS_DIR / name, outcome.record.version))
         assert outcome.record.digest == committed.digest
-        assert outcome.record == committed
+        # Timings differ from run to run; everything else is reproduced exactly.
+        assert outcome.record.model_copy(update={"startup": None}) == committed.model_copy(
+            update={"startup": None}
+        )
+        for startup in (outcome.record.startup, committed.startup):
+            assert startup is not None
+            assert startup.load_seconds > 0 and startup.warmup_seconds > 0
+            assert startup.warmup_requests == len(WARMUP_BATCH_SIZES)
+            assert 0 < startup.steady_inference_ms <= startup.first_inference_ms
+
+
+@pytest.mark.parametrize("name", ["iris", "digits"])
+def test_the_warmup_file_round_trips_and_every_request_replays_against_the_signature(
+    name: str,
+) -> None:
+    model_dir = MODELS_DIR / name
+    spec = load_spec(model_dir)
+    [(input_name, input_spec)] = spec.signature.inputs.items()
+    [(output_name, output_spec)] = spec.signature.outputs.items()
+    _, _, x_held_out, _ = load_train_module(model_dir / "train.py").load_data(
+        spec.gate.held_out_fraction, spec.gate.seed
+    )
+    for version in spec.versions:
+        directory = savedmodel_dir(model_dir, version.id)
+        serve = tf.saved_model.load(str(directory)).signatures[SERVING_SIGNATURE]
+
+        logs = read_warmup(directory)
+
+        assert len(logs) == len(WARMUP_BATCH_SIZES)
+        for log, batch in zip(logs, WARMUP_BATCH_SIZES, strict=True):
+            request = log.predict_log.request
+            assert (request.model_spec.name, request.model_spec.signature_name) == (
+                name,
+                SERVING_SIGNATURE,
+            )
+            [(sent_name, sent)] = request_inputs(log).items()
+            assert sent_name == input_name
+            assert sent.dtype.name == input_spec.dtype
+            np.testing.assert_array_equal(sent, x_held_out[:batch].astype(input_spec.dtype))
+            answer = serve(**{input_name: tf.constant(sent)})[output_name]
+            assert answer.shape.as_list() == [batch, *output_spec.shape[1:]]
+        assert warmup_failures(directory, spec, serve) == []
+
+
+def test_a_warmup_request_unlike_the_signature_fails_the_gate(tmp_path: Path) -> None:
+    model_dir = fixture_model(tmp_path)
+    [first] = gate_model(model_dir)
+    spec = load_spec(model_dir)
+    samples = np.ones((2, 4), np.float32)
+    bad = [
+        warmup_log(spec, {"features": samples.astype(np.float64)}),
+        warmup_log(spec, {"features": np.ones((2, 5), np.float32)}),
+        warmup_log(spec, {"measurements": samples}),
+        warmup_log(spec, {"features": samples}),
+    ]
+    with tf.io.TFRecordWriter(str(warmup_path(savedmodel_dir(model_dir, 1)))) as writer:
+        for log in bad:
+            writer.write(log)
+
+    [second] = gate_model(model_dir)
+
+    assert second.record.digest != first.record.digest, "the warmup file is outside the digest"
+    assert not second.record.passed and second.record.startup is None
+    where = "assets.extra/tf_serving_warmup_requests"
+    assert second.record.failures[:4] == [
+        f"{where}: request 0: inputs.features: dtype float64, expected float32",
+        f"{where}: request 1: inputs.features: shape [2, 5], expected [-1, 4]",
+        f"{where}: request 2: inputs: missing input 'features'",
+        f"{where}: request 2: inputs: unexpected input 'measurements', which model.yaml does "
+        "not declare",
+    ]
+
+
+def test_a_corrupt_warmup_file_fails_the_gate(tmp_path: Path) -> None:
+    model_dir = fixture_model(tmp_path)
+    gate_model(model_dir)
+    warmup_path(savedmodel_dir(model_dir, 1)).write_bytes(b"not a TFRecord")
+
+    [outcome] = gate_model(model_dir)
+
+    assert outcome.record.failures[0].startswith(
+        "assets.extra/tf_serving_warmup_requests: not a TFRecord of PredictionLogs: "
+    )
 
 
 # Fixture models that must fail.
@@ -203,6 +299,14 @@ def test_a_different_dimension_is_named_with_the_expected_shape(
     inputs = {"features": ExposedTensor(dtype="float32", shape=shape)}
     assert signature_failures(IRIS_SIGNATURE, inputs, PROBABILITIES) == [
         f"signature.inputs.features: shape {shown}, expected [-1, 4]"
+    ]
+
+
+def test_a_request_of_any_batch_size_matches_a_dimension_of_any_size() -> None:
+    inputs = IRIS_SIGNATURE.inputs
+    assert request_failures("r", inputs, {"features": ExposedTensor("float32", (7, 4))}) == []
+    assert request_failures("r", inputs, {"features": ExposedTensor("float32", (4,))}) == [
+        "r.features: shape [4], expected [-1, 4]"
     ]
 
 

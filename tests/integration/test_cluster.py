@@ -1,4 +1,4 @@
-"""The `local` stack deployed for real: a control plane of tools/cluster.py (real API server,
+"""The `local` stack deployed for real: a control plane of toolchain/plane (real API server,
 scheduler and controllers; KWOK's simulated CPU and GPU nodes) and the real Pulumi engine.
 
 The tests run in file order on one deployment: up, placement, no perpetual diff, rollout and
@@ -9,6 +9,7 @@ build/cluster-figures.json.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -20,14 +21,24 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gpu import GPU_NODE_LABEL
-from components.serving import MODEL_LABEL, TRACK_LABEL, VERSION_LABEL
-from tests.engine import ROOT, LocalStack
-from tools.cluster import Api, ApiError, Layout, stop, up
+from components.facts.labels import (
+    GPU_NODE_LABEL,
+    MODEL_LABEL,
+    SIMULATED_CPU_USAGE,
+    TRACK_LABEL,
+    VERSION_LABEL,
+)
+from components.serving.admission import POLICY_NAME
+from tests.support.engine import ROOT, LocalStack, edit_spec
+from toolchain.plane.api import Api, ApiError
+from toolchain.plane.layout import Layout
+from toolchain.plane.lifecycle import up
+from toolchain.plane.processes import stop
 
 pytestmark = [pytest.mark.cluster, pytest.mark.engine]
 
 NAMESPACE = "models"  # modelsNamespace's default
+PLATFORM_NAMESPACE = "gpu-platform"  # platformNamespace's default
 CPU_NODES, GPU_NODES = 2, 2
 # The bad rollout's deadline (stack config rolloutTimeoutSeconds): long enough for a good rollout
 # here, short enough to keep the suite quick.
@@ -297,16 +308,55 @@ def roll(stack: LocalStack, plane: Plane, active: int, name: str) -> Sampler:
 # --- the tests, in order -----------------------------------------------------------------------
 
 
+# No KEDA operator runs on this plane, so nothing acts on digits' ScaledObject: its Deployment
+# keeps the API server's default of 1 replica, where KEDA's HPA would hold replicas.min.
+READY_WITHOUT_KEDA = {"iris": min_replicas("iris"), "digits": 1}
+
+
 def test_every_model_deployment_becomes_ready(stack: LocalStack, plane: Plane) -> None:
-    # Each autoscaler brings its Deployment up to its minimum (2), even without metrics.
+    # iris's HPA brings its Deployment up to its minimum (2), even without metrics.
     wait_for(
-        "both models rolled out at their minimum of ready replicas",
+        "both models rolled out at their expected ready replicas",
         lambda: all(
             rolled_out(deployment(plane.api, f"{m}-stable"))
-            and ready_replicas(plane.api, f"{m}-stable") == min_replicas(m)
-            for m in ("digits", "iris")
+            and ready_replicas(plane.api, f"{m}-stable") == wanted
+            for m, wanted in READY_WITHOUT_KEDA.items()
         ),
     )
+
+
+def test_the_gpu_models_scaled_object_is_admitted_and_nothing_else_scales_it(
+    stack: LocalStack, plane: Plane
+) -> None:
+    crd = plane.api.get(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh"
+    )
+    established = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+    assert established.get("Established") == "True", crd["status"]
+    scaled = plane.api.get(
+        f"/apis/keda.sh/v1alpha1/namespaces/{NAMESPACE}/scaledobjects/digits-stable"
+    )
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == "digits-stable"
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (min_replicas("digits"), 4)
+    assert spec["triggers"][0]["type"] == "prometheus"
+    # One writer of replicas: we create no HPA for digits (KEDA would create its own).
+    hpas = items(plane.api, f"/apis/autoscaling/v2/namespaces/{NAMESPACE}/horizontalpodautoscalers")
+    targets = sorted(h["spec"]["scaleTargetRef"]["name"] for h in hpas)
+    assert targets == ["iris-stable"], targets
+    assert "replicas" not in stack_inputs_of_deployment(stack, "digits-stable")
+
+
+def stack_inputs_of_deployment(stack: LocalStack, name: str) -> dict[str, Any]:
+    """The Deployment's spec as the stack registered it (not as the cluster defaulted it)."""
+    exported = json.loads(stack.pulumi("stack", "export").stdout)
+    for resource in exported["deployment"]["resources"]:
+        if resource["type"] == "kubernetes:apps/v1:Deployment" and resource["urn"].endswith(
+            f"::{name}"
+        ):
+            found: dict[str, Any] = resource["inputs"]["spec"]
+            return found
+    raise AssertionError(f"no Deployment {name} in the stack's state")
 
 
 def test_gpu_pods_run_on_gpu_nodes_only_and_cpu_pods_never_do(
@@ -328,7 +378,99 @@ def test_preview_right_after_up_expects_no_changes(stack: LocalStack) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# --- only gated images in the models namespace -------------------------------------------------
+
+ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+
+
+def allowed_images(api: Api) -> list[str]:
+    """The allow-list of the live policy, parsed from its CEL list literal."""
+    policy = api.get(f"{ADMISSION}/validatingadmissionpolicies/{POLICY_NAME}")
+    [literal] = [v["expression"] for v in policy["spec"]["variables"] if v["name"] == "allowed"]
+    images: list[str] = json.loads(literal)
+    return images
+
+
+def restricted_pod(name: str, image: str) -> dict[str, Any]:
+    """A pod the restricted Pod Security Standard admits: a refusal can only be the policy's."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "c",
+                    "image": image,
+                    "securityContext": {
+                        "runAsUser": 1000,
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def refusal(api: Api, path: str, body: dict[str, Any]) -> str:
+    """The API server's message refusing `body`; fails if it was admitted."""
+    with pytest.raises(ApiError) as refused:
+        api.request("POST", path, body)
+    assert refused.value.status == 403, refused.value
+    message: str = json.loads(str(refused.value).split(": ", 1)[1])["message"]
+    return message
+
+
+def test_the_models_namespace_admits_only_gated_images(stack: LocalStack, plane: Plane) -> None:
+    api = plane.api
+    binding = api.get(f"{ADMISSION}/validatingadmissionpolicybindings/{POLICY_NAME}")
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    allowed = allowed_images(api)
+    running = {
+        m: deployment(api, f"{m}-stable")["spec"]["template"]["spec"]["containers"][0]["image"]
+        for m in ("digits", "iris")
+    }
+    assert set(running.values()) <= set(allowed)
+    # iris v1 is gated but not served: the rollback below must be admitted.
+    assert any(image.startswith(running["iris"].rsplit(":", 1)[0] + ":v1-") for image in allowed)
+    figure("admission_allowed_images", len(allowed))
+
+    pods_path = f"/api/v1/namespaces/{NAMESPACE}/pods"
+    ungated = refusal(api, pods_path, restricted_pod("ungated", "docker.io/library/busybox:1.36"))
+    print(f"[admission] {ungated}", flush=True)
+    figure("admission_refusal_message", ungated)
+    assert ungated.startswith(
+        f"pods \"ungated\" is forbidden: ValidatingAdmissionPolicy '{POLICY_NAME}' with binding "
+        f"'{POLICY_NAME}' denied request: image docker.io/library/busybox:1.36 is not a gated "
+        "model version"
+    ), ungated
+    # The gated image's name with another tag: an ungated build of the same model.
+    retagged = running["iris"].rsplit(":", 1)[0] + ":v2-0000000000000000"
+    assert retagged in refusal(api, pods_path, restricted_pod("retagged", retagged))
+    # A Deployment is refused when applied, not only its pods later.
+    bad_deployment = deployment(api, "iris-stable")
+    bad_deployment["metadata"] = {"name": "iris-ungated"}
+    bad_deployment.pop("status")
+    bad_deployment["spec"]["template"]["spec"]["containers"][0]["image"] = retagged
+    message = refusal(api, f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", bad_deployment)
+    assert message.startswith('deployments.apps "iris-ungated" is forbidden: ')
+    assert f"image {retagged} is not a gated model version" in message
+
+    # The gated image itself is admitted, and the platform's namespace is left alone. A dry run
+    # passes every admission check and stores nothing, so no stray pod meets the tests after.
+    dry_run = "?dryRun=All"
+    admitted = api.request("POST", pods_path + dry_run, restricted_pod("gated", running["iris"]))
+    assert admitted["metadata"]["name"] == "gated"
+    platform_pods = f"/api/v1/namespaces/{PLATFORM_NAMESPACE}/pods"
+    tool = restricted_pod("tool", "docker.io/library/busybox:1.36")
+    assert api.request("POST", platform_pods + dry_run, tool)["metadata"]["name"] == "tool"
+
+
 def test_rollout_and_rollback_keep_the_disruption_budget(stack: LocalStack, plane: Plane) -> None:
+    # Under the gated-image policy: every new pod of both versions is admitted by it.
+    assert allowed_images(plane.api)
     roll(stack, plane, active=1, name="rollout")
     roll(stack, plane, active=2, name="rollback")
     result = stack.preview("--expect-no-changes", check=False)
@@ -346,8 +488,8 @@ def test_a_canary_gets_its_share_of_ready_replicas_and_goes_away(
         t: plane.api.get(f"{hpas}/iris-{t}")["spec"]["minReplicas"] for t in ("stable", "canary")
     }
     assert minimum["canary"] / (minimum["stable"] + minimum["canary"]) == percent / 100
-    # No metrics pipeline here: an autoscaler never scales a Deployment down. Play its part at zero
-    # load, as it would on a real cluster: each track at its minimum.
+    # At zero load each track's autoscaler brings it down to its minimum, after the plane's
+    # downscale window; set it at once to keep the test short.
     for track in ("stable", "canary"):
         plane.api.request(
             "PATCH",
@@ -390,6 +532,151 @@ def test_a_canary_gets_its_share_of_ready_replicas_and_goes_away(
     )
     result = stack.preview("--expect-no-changes", check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- autoscaling on simulated load -------------------------------------------------------------
+
+
+class Load:
+    """Simulated traffic on a model: `millicores` of CPU in total, spread evenly over the model's
+    ready pods (both tracks, as its one Service spreads requests), written on each pod as the
+    annotation KWOK reports as its usage (toolchain/plane/kwok-metrics.yaml). Re-spread every
+    second, so pods that start or stop change every pod's share, as real traffic would."""
+
+    def __init__(self, api: Api, model: str) -> None:
+        self.api, self.model, self.millicores = api, model, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.failure: BaseException | None = None
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.failure is not None:
+            raise self.failure
+        self.spread()  # the last load set holds after the driver stops
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.spread()
+                self._stop.wait(1)
+        except BaseException as failure:
+            self.failure = failure
+
+    def spread(self) -> None:
+        ready = [p for p in pods(self.api, **{MODEL_LABEL: self.model}) if is_ready(p)]
+        share = f"{max(1, self.millicores // max(1, len(ready)))}m"
+        for pod in ready:
+            if (pod["metadata"].get("annotations") or {}).get(SIMULATED_CPU_USAGE) != share:
+                with contextlib.suppress(ApiError):  # a pod deleted meanwhile
+                    self.api.request(
+                        "PATCH",
+                        f"/api/v1/namespaces/{NAMESPACE}/pods/{pod['metadata']['name']}",
+                        {"metadata": {"annotations": {SIMULATED_CPU_USAGE: share}}},
+                        content_type="application/merge-patch+json",
+                    )
+
+
+def replicas_of(api: Api, name: str) -> int:
+    return int(deployment(api, name)["spec"].get("replicas", 1))
+
+
+def watch_replicas(
+    api: Api, names: list[str], until: Callable[[dict[str, int]], bool], timeout: float
+) -> tuple[float, list[dict[str, int]]]:
+    """Sample each Deployment's replicas (what its HPA set) until `until` holds; returns the
+    seconds it took and every sample."""
+    started, samples = time.monotonic(), []
+    while True:
+        sample = {name: replicas_of(api, name) for name in names}
+        samples.append(sample)
+        if until(sample) and all(ready_replicas(api, n) == sample[n] for n in names):
+            return time.monotonic() - started, samples
+        assert time.monotonic() - started < timeout, f"not so after {timeout}s: {sample}"
+        time.sleep(1)
+
+
+def test_cpu_load_scales_a_cpu_model_up_to_its_max_and_back_to_its_min(
+    stack: LocalStack, plane: Plane
+) -> None:
+    """The real HPA controller, on metrics-server's view of KWOK's simulated usage."""
+    spec = yaml.safe_load((ROOT / "models/iris/model.yaml").read_text())
+    low, high = spec["replicas"]["min"], spec["replicas"]["max"]
+    with Load(plane.api, "iris") as load:
+        # 6 cores over 2 pods of 500m requests: 600%, far over the 70% target.
+        load.millicores = 6000
+        up_seconds, up_samples = watch_replicas(
+            plane.api, ["iris-stable"], lambda s: s["iris-stable"] == high, timeout=240
+        )
+        load.millicores = 100
+        down_seconds, down_samples = watch_replicas(
+            plane.api, ["iris-stable"], lambda s: s["iris-stable"] == low, timeout=240
+        )
+    seen = [s["iris-stable"] for s in up_samples + down_samples]
+    figure("hpa_scale_up_to_max_seconds", round(up_seconds, 1))
+    figure("hpa_scale_down_to_min_seconds", round(down_seconds, 1))
+    figure("hpa_replicas_seen", sorted(set(seen)))
+    assert low <= min(seen) and max(seen) <= high, seen
+    assert max(seen) == high and seen[-1] == low
+
+
+def test_under_load_a_canarys_share_of_ready_pods_stays_near_its_percent(
+    stack: LocalStack, plane: Plane
+) -> None:
+    percent, replicas = 25, {"min": 4, "max": 12}
+    edit_spec(stack, "iris", replicas=replicas)
+    set_serving(stack, "iris", canary={"version": 1, "percent": percent})
+    stack.up()
+    names = ["iris-stable", "iris-canary"]
+    bounds = {"iris-stable": (3, 9), "iris-canary": (1, 3)}  # the canary split of 4-12 at 25%
+    # `up` sets the new bounds; each HPA applies them at its next sync (every few seconds), so
+    # sampling starts once both tracks are inside them, not while stable is still at 2.
+    watch_replicas(
+        plane.api,
+        names,
+        lambda s: all(low <= s[n] <= high for n, (low, high) in bounds.items()),
+        timeout=120,
+    )
+    with Load(plane.api, "iris") as load:
+        # 4 cores in all: at the 70% target of 500m, about 11 pods' worth.
+        load.millicores = 4000
+        _, samples = watch_replicas(plane.api, names, lambda s: sum(s.values()) >= 10, timeout=240)
+        shares = []
+        for _ in range(30):  # half a minute of the scaled state
+            ready = {n: ready_replicas(plane.api, n) for n in names}
+            samples.append({n: replicas_of(plane.api, n) for n in names})
+            shares.append(ready["iris-canary"] / max(1, sum(ready.values())))
+            time.sleep(1)
+        load.millicores = 0
+    for sample in samples:
+        for name, (low, high) in bounds.items():
+            assert low <= sample[name] <= high, sample
+    mean = sum(shares) / len(shares)
+    figure("canary_share_under_load_percent_spec", percent)
+    figure("canary_share_under_load_mean", round(mean, 3))
+    figure("canary_share_under_load_range", [round(min(shares), 3), round(max(shares), 3)])
+    figure("canary_under_load_replicas_last", samples[-1])
+    # Near, not at: each track rounds its own replica count up.
+    assert abs(mean - percent / 100) <= 0.1, shares
+
+    set_serving(stack, "iris", canary=None)
+    edit_spec(
+        stack,
+        "iris",
+        replicas=yaml.safe_load((ROOT / "models/iris/model.yaml").read_text())["replicas"],
+    )
+    stack.up()
+    wait_for("no canary pods", lambda: not pods(plane.api, **{TRACK_LABEL: "canary"}))
+    wait_for(
+        "iris-stable back at its minimum",
+        lambda: ready_replicas(plane.api, "iris-stable") == min_replicas("iris"),
+        timeout=120,
+    )
 
 
 HOLD_STAGE = "hold-iris-v1-unready"
@@ -499,6 +786,10 @@ def test_destroy_leaves_nothing_in_the_model_namespace(stack: LocalStack, plane:
     wait_for("the models namespace deleted", namespace_gone)
     for path in namespaced:
         assert items(plane.api, path.format(ns=NAMESPACE)) == [], path
+    for kind in ("validatingadmissionpolicies", "validatingadmissionpolicybindings"):
+        with pytest.raises(ApiError) as gone:
+            plane.api.get(f"{ADMISSION}/{kind}/{POLICY_NAME}")
+        assert gone.value.status == 404, kind
     assert stack.resource_urns() == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,16 @@ import pytest
 import yaml
 
 from components import outputs
-from components.cluster import KUBERNETES_VERSION
-from tests.engine import LocalStack, copy_repository
-from tests.monitoring_checks import (
+from components.facts.versions import KUBERNETES_VERSION, PROMETHEUS_OPERATOR
+from components.serving.admission import POLICY_NAME
+from tests.support.engine import LocalStack, copy_repository, run_make, user_env
+from tests.support.keda import validate_scaled_object
+from tests.support.monitoring_checks import (
     assert_rules_parse,
     dashboard_problems,
     dashboard_recording_rules,
     validate_custom_resource,
 )
-from tools.operator_crds import PROMETHEUS_OPERATOR_VERSION
 
 pytestmark = pytest.mark.engine
 
@@ -33,10 +34,19 @@ SERVING_OBJECTS = (
     ("ServiceAccount", "serving"),
     ("ConfigMap", "tfserving"),
     ("Deployment", "stable"),
-    ("HorizontalPodAutoscaler", "stable"),
     ("Service", "serving"),
     ("PodDisruptionBudget", "serving"),
     ("NetworkPolicy", "serving"),
+)
+# iris scales on CPU through its HPA; digits on its request rate through KEDA.
+AUTOSCALERS = {"iris": "HorizontalPodAutoscaler", "digits": "ScaledObject"}
+KEDA_CRDS = (
+    "cloudeventsources.eventing.keda.sh",
+    "clustercloudeventsources.eventing.keda.sh",
+    "clustertriggerauthentications.keda.sh",
+    "scaledjobs.keda.sh",
+    "scaledobjects.keda.sh",
+    "triggerauthentications.keda.sh",
 )
 MONITORING_OBJECTS = (
     ("ServiceMonitor", "serving"),
@@ -45,18 +55,19 @@ MONITORING_OBJECTS = (
 )
 # Without chart sources (the local default) only the CRDs of the kinds the models use.
 OPERATOR_CRDS = ("prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com")
-# The stack, the cluster component and its provider, the namespaces component and two namespaces,
-# the monitoring component and its CRDs, then per model its serving component and objects and its
-# monitoring component and objects.
-COMPONENTS = 3 + len(MODELS) * 2
-RENDERED = 2 + len(OPERATOR_CRDS) + len(MODELS) * (len(SERVING_OBJECTS) + len(MONITORING_OBJECTS))
+# The stack, the cluster component and its provider, the namespaces component, two namespaces and
+# the models namespace's GPU quota, the gated-image admission component with its policy and
+# binding, the monitoring component and its CRDs, the autoscaling component and KEDA's CRDs, then
+# per model its serving component and objects (an autoscaler each) and its monitoring component
+# and objects.
+COMPONENTS = 5 + len(MODELS) * 2
+RENDERED = (
+    5
+    + len(OPERATOR_CRDS)
+    + len(KEDA_CRDS)
+    + len(MODELS) * (len(SERVING_OBJECTS) + 1 + len(MONITORING_OBJECTS))
+)
 EXPECTED_RESOURCES = 1 + COMPONENTS + 1 + RENDERED
-
-
-def user_env() -> dict[str, str]:
-    """The environment of a user's shell: `make` must choose the backend, passphrase and Python."""
-    dropped = {"PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_PYTHON_CMD", "MAKEFLAGS"}
-    return {key: value for key, value in os.environ.items() if key not in dropped}
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +97,18 @@ def stable_name(document: dict[str, Any]) -> str:
 def test_up_renders_the_namespaces_and_both_models_and_exports_them(deployed: LocalStack) -> None:
     kinds = sorted((d["kind"], stable_name(d)) for d in rendered(deployed).values())
     assert kinds == sorted(
-        [("Namespace", "gpu-platform"), ("Namespace", "models")]
-        + [("CustomResourceDefinition", name) for name in OPERATOR_CRDS]
+        [("Namespace", "gpu-platform"), ("Namespace", "models"), ("ResourceQuota", "gpu-quota")]
+        + [
+            ("ValidatingAdmissionPolicy", POLICY_NAME),
+            ("ValidatingAdmissionPolicyBinding", POLICY_NAME),
+        ]
+        + [("CustomResourceDefinition", name) for name in OPERATOR_CRDS + KEDA_CRDS]
         + [
             (kind, f"{model}-{suffix}")
             for model in MODELS
             for kind, suffix in SERVING_OBJECTS + MONITORING_OBJECTS
         ]
+        + [(kind, f"{model}-stable") for model, kind in AUTOSCALERS.items()]
     )
     exported = deployed.outputs()
     assert exported[outputs.CLUSTER_MODE] == "render"
@@ -113,6 +129,9 @@ def test_every_rendered_manifest_is_valid_against_the_kubernetes_schema(
     for path, document in documents.items():
         if document["apiVersion"] == "monitoring.coreos.com/v1":
             continue  # not Kubernetes' own kinds: checked against their CRDs below
+        if document["apiVersion"] == "keda.sh/v1alpha1":
+            validate_scaled_object(document)
+            continue
         try:
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -137,15 +156,20 @@ def test_both_models_render_their_service_monitor_rules_and_dashboard(
         dashboard = json.loads(dashboard_json)
         assert dashboard_problems(dashboard) == []
         assert_rules_parse(dashboard_recording_rules(dashboard), tmp_path)
-    crds = [d for d in rendered(deployed).values() if d["kind"] == "CustomResourceDefinition"]
+    crds = [
+        d
+        for d in rendered(deployed).values()
+        if d["kind"] == "CustomResourceDefinition" and d["spec"]["group"] == "monitoring.coreos.com"
+    ]
     versions = {d["metadata"]["annotations"]["operator.prometheus.io/version"] for d in crds}
-    assert versions == {PROMETHEUS_OPERATOR_VERSION.removeprefix("v")}
+    assert versions == {PROMETHEUS_OPERATOR.removeprefix("v")}
 
 
 def test_preview_says_the_monitoring_charts_are_skipped(deployed: LocalStack) -> None:
     output = deployed.preview().stdout
     assert "prometheusStackChart is not set, so the kube-prometheus-stack chart" in output
     assert "dcgmExporterChart is not set, so the dcgm-exporter chart" in output
+    assert "kedaChart is not set, so the keda chart (2.20.2) is skipped" in output
 
 
 def test_schema_validation_rejects_an_unknown_field() -> None:
@@ -196,7 +220,7 @@ def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     clone = copy_repository(tmp_path / "clone")
     env = user_env()
 
-    first = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
+    first = run_make(clone, "up", env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     names = {p.name for p in (clone / "build/manifests/local").rglob("*.yaml")}
     assert len(names) == RENDERED, names
@@ -206,7 +230,131 @@ def test_make_up_twice_on_a_copy_of_the_repository(tmp_path: Path) -> None:
     } <= names
     assert (clone / ".pulumi-state").is_dir()
 
-    second = subprocess.run(["make", "up"], cwd=clone, env=env, capture_output=True, text=True)
+    second = run_make(clone, "up", env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"{EXPECTED_RESOURCES} unchanged" in second.stdout, second.stdout
     assert "to create" not in second.stdout and "created" not in second.stdout
+
+
+def test_make_preview_needs_no_go_once_set_up(tmp_path: Path) -> None:
+    """The program only reads files: with the toolchain and CRDs cached and `go` off PATH, the
+    preview a user or CI runs works."""
+    clone = copy_repository(tmp_path / "clone")
+    env = user_env()
+    # Every folder holding a `go` leaves PATH (the setup's own bin folder is prepended by make).
+    env["PATH"] = os.pathsep.join(
+        entry
+        for entry in env["PATH"].split(os.pathsep)
+        if entry and not (Path(entry) / "go").exists()
+    )
+    assert shutil.which("go", path=env["PATH"]) is None, env["PATH"]
+    preview = run_make(clone, "preview", "STACK=local", env=env)
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert f"## Preview of `local`: {EXPECTED_RESOURCES} to create" in preview.stdout
+
+
+def test_a_preview_the_cli_refuses_reads_as_failed_never_as_the_last_run(tmp_path: Path) -> None:
+    """A config value of the wrong type stops the CLI before the engine: make exits non-zero, the
+    terminal shows the CLI's message, and the summary says failed, not an older run's "no
+    changes"."""
+    clone = copy_repository(tmp_path / "clone")
+    env = user_env()
+    first = run_make(clone, "preview", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    stack_file = clone / "Pulumi.local.yaml"
+    stack_file.write_text(
+        stack_file.read_text() + "config:\n  gpu-model-platform:maxGpusPerPod: many\n"
+    )
+    failed = run_make(clone, "preview", env=env)
+    assert failed.returncode != 0
+    message = "configuration key 'maxGpusPerPod' must be of type 'integer'"
+    assert message in failed.stderr, failed.stderr
+    summary = (clone / "build/preview-summary-local.md").read_text()
+    assert "## Preview of `local` failed before the engine ran" in summary
+    assert message in summary and "to create" not in summary, summary
+    assert not (clone / "build/policy-report-local.json").exists()
+
+
+def test_a_mistyped_stack_is_refused_not_created(tmp_path: Path) -> None:
+    clone = copy_repository(tmp_path / "clone")
+    result = run_make(clone, "preview", "STACK=lcoal")
+    assert result.returncode != 0
+    assert "STACK=lcoal: there is no Pulumi.lcoal.yaml; the stacks are: dev local prod" in (
+        result.stderr
+    )
+    assert not (clone / ".pulumi-state/.pulumi/stacks/gpu-model-platform/lcoal.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "  gpu-model-platfrom:maxGpusPerPod: 2\n",
+            "gpu-model-platfrom:maxGpusPerPod: unknown namespace 'gpu-model-platfrom'; nothing "
+            "reads it (the namespaces read are gpu-model-platform:, pulumi:, docker:)",
+        ),
+        (
+            "  gpu-model-platform:maxGpusPerPod: 1\n  gpu-model-platform:maxGpusPerPod: 2\n",
+            'line {second}: mapping key "gpu-model-platform:maxGpusPerPod" already defined at '
+            "line {first}",
+        ),
+    ],
+)
+def test_a_stack_file_typo_is_refused_not_ignored(tmp_path: Path, extra: str, message: str) -> None:
+    """A key under a mistyped namespace (the program refuses it) and a key written twice (the
+    CLI refuses it, naming both lines) stop the preview; neither falls back to a default."""
+    stack = LocalStack.create(tmp_path)
+    stack_file = stack.project / "Pulumi.local.yaml"
+    before = stack_file.read_text()
+    stack_file.write_text(before + "config:\n" + extra)
+    first = len(before.splitlines()) + 2
+    message = message.format(first=first, second=first + 1)
+    result = stack.preview(check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_a_bad_policy_config_fails_make_preview_and_up_naming_the_file(tmp_path: Path) -> None:
+    """A negative budget and a misspelt setting, which the CLI lets through as defaults: make
+    exits non-zero before the engine runs, the terminal names file, policy and setting, and the
+    summary says failed."""
+    clone = copy_repository(tmp_path / "clone")
+    config_file = clone / "policies/config/local.json"
+    config = json.loads(config_file.read_text())
+    config["gpu-budget"] = {"gpuBudget": -3, "gpuBugdet": 2}
+    config_file.write_text(json.dumps(config))
+    expected = [
+        "error: invalid policy config: policies/config/local.json: gpu-budget.gpuBudget: -3 is "
+        "below the minimum 0",
+        "error: invalid policy config: policies/config/local.json: gpu-budget.gpuBugdet: unknown "
+        "setting (the policy's settings: gpuBudget, gpuCapacity)",
+    ]
+    env = user_env()
+    preview = run_make(clone, "preview", env=env)
+    assert preview.returncode != 0
+    for line in expected:
+        assert line in preview.stderr, preview.stderr
+    summary = (clone / "build/preview-summary-local.md").read_text()
+    assert "## Preview of `local` failed before the engine ran" in summary, summary
+    assert all(line.removeprefix("error: ") in summary for line in expected), summary
+    up = run_make(clone, "up", env=env)
+    assert up.returncode != 0
+    assert expected[0] in up.stderr, up.stderr
+    assert not (clone / "build/manifests/local").exists()
+
+
+def test_make_drift_in_render_mode_says_there_is_no_cluster_and_succeeds(tmp_path: Path) -> None:
+    """Rendering has no cluster to refresh from: a refresh would read every object as unreachable
+    (it used to fail with the provider's advice to drop them all from state)."""
+    clone = copy_repository(tmp_path / "clone")
+    env = user_env()
+    up = run_make(clone, "up", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "--refresh" not in up.stdout
+    drift = run_make(clone, "drift", env=env)
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    assert (
+        "[drift] local renders manifests to files (no kubeconfig): there is no cluster to refresh "
+        "from, so nothing can have drifted"
+    ) in drift.stdout
+    assert "PULUMI_K8S_DELETE_UNREACHABLE" not in drift.stdout + drift.stderr

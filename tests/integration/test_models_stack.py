@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine import LocalStack, edit_spec
+from tests.support.engine import LocalStack, edit_spec
 
 pytestmark = pytest.mark.engine
 
@@ -65,7 +65,7 @@ def test_a_third_model_is_a_folder_with_its_gate_run_and_no_code_change(
     shutil.rmtree(copy / "gate")
     edit_spec(deployed, "iris-copy", name="iris-copy")
     gate = subprocess.run(
-        [sys.executable, "-m", "tools.gate", "iris-copy"],
+        [sys.executable, "-m", "commands.gate", "iris-copy"],
         cwd=deployed.project,
         capture_output=True,
         text=True,
@@ -74,6 +74,10 @@ def test_a_third_model_is_a_folder_with_its_gate_run_and_no_code_change(
     assert gate.returncode == 0, gate.stdout + gate.stderr
 
     steps = deployed.preview_steps()
+    # The new model's objects, and the gated-image policy admitting its images: what a reviewer
+    # approves is exactly which new images the models namespace will run.
+    policy = next(urn for urn in steps if urn.endswith("::gated-images-policy"))
+    assert steps.pop(policy) == "update", steps
     assert steps and set(steps.values()) == {"create"}, steps
     assert all("iris-copy" in urn for urn in steps), steps
     deployed.up()
@@ -92,6 +96,33 @@ def test_a_third_model_is_a_folder_with_its_gate_run_and_no_code_change(
         ),
         ({"serving": {"active": 3}}, "models/iris/model.yaml: serving.active: version 3 is not"),
         ({"colour": "blue"}, "models/iris/model.yaml: colour: unknown field"),
+        (
+            {"name": "3d-iris"},
+            "models/iris/model.yaml: name: '3d-iris' cannot name the model's Service "
+            "'3d-iris-serving', which must be a DNS-1035 label",
+        ),
+        (
+            {
+                "gate": {
+                    "metric": "accuracy",
+                    "threshold": 0.99,
+                    "held_out_fraction": 0.3,
+                    "seed": 7,
+                }
+            },
+            "models/iris/gate/2.json: value: accuracy 0.9777777777777777 is below the threshold "
+            "0.99 of model.yaml gate.threshold",
+        ),
+        (
+            {
+                "versions": [
+                    {"id": 1, "train": {"hidden_units": 16, "epochs": 150, "learning_rate": 0.01}},
+                    {"id": 2, "train": {"hidden_units": 64, "epochs": 200, "learning_rate": 0.01}},
+                ]
+            },
+            "models/iris/gate/2.json: versions[id=2].train.hidden_units: gated with 32, but "
+            "model.yaml says 64",
+        ),
     ],
 )
 def test_a_bad_model_stops_preview_and_up_and_nothing_changes(
@@ -116,3 +147,30 @@ def test_savedmodel_changed_after_its_gate_stops_the_preview(deployed: LocalStac
     result = deployed.preview(check=False)
     assert result.returncode != 0
     assert "models/digits/savedmodel/1: files changed since the gate passed" in result.stdout
+
+
+def test_a_duplicate_key_in_model_yaml_stops_the_preview_naming_both_lines(
+    deployed: LocalStack,
+) -> None:
+    """A second `replicas:` once replaced the first without a word (and dropped a
+    PodDisruptionBudget); now it is an error naming both lines."""
+    spec = deployed.project / "models" / "iris" / "model.yaml"
+    lines = spec.read_text().splitlines()
+    first = lines.index("replicas:") + 1
+    spec.write_text(spec.read_text() + "replicas:\n  min: 1\n  max: 1\n")
+    result = deployed.preview(check=False)
+    assert result.returncode != 0
+    assert (
+        f"models/iris/model.yaml: duplicate key 'replicas' at line {len(lines) + 1} (first at "
+        f"line {first})"
+    ) in result.stdout, result.stdout
+
+
+def test_a_gate_record_edited_by_hand_stops_the_preview(deployed: LocalStack) -> None:
+    record = deployed.project / "models" / "digits" / "gate" / "1.json"
+    record.write_text(record.read_text().replace('"threshold": 0.95', '"threshold": 0.5'))
+    result = deployed.preview(check=False)
+    assert result.returncode != 0
+    assert (
+        "models/digits/gate/1.json: gate.threshold: gated with 0.5, but model.yaml says 0.95"
+    ) in result.stdout, result.stdout

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from components.gpu_prices import load_price_table
-from tests.engine import ROOT, LocalStack, copy_model, copy_repository, edit_spec
-from tests.integration.test_local_stack import user_env
-from tests.support import record_gate
-from tools.engine_events import NotAnEventStream, read_events
-from tools.preview_summary import marker, render
+from commands.engine_events import NotAnEventStream, read_events
+from commands.preview_summary import marker, render
+from commands.prices import load_price_table
+from tests.support.engine import ROOT, LocalStack, copy_model, copy_repository, edit_spec, run_make
+from tests.support.mocks import record_gate
 
 pytestmark = pytest.mark.engine
 
@@ -95,8 +93,11 @@ def test_a_new_model_is_a_new_row_and_its_gpus_add_to_the_stack(stack: LocalStac
         "v1",
         "none",
         "stable 2-4",
+        "requests: 50 requests/s per replica (KEDA)",
         "1",
         "2 / 4",
+        # tests.support.mocks.STARTUP: 0.7 s measured, plus the GPU allowance of 60 s.
+        "stable 65 s",
     ]
     # Nothing of the shipped models changed: they get no row.
     assert "| **digits** |" not in markdown and "| **iris** |" not in markdown
@@ -134,6 +135,8 @@ def test_a_version_bump_shows_the_new_version_and_rolls_the_config(stack: LocalS
 
 def test_a_canary_shows_its_version_share_and_split_replicas(stack: LocalStack) -> None:
     edit_spec(stack, "iris", serving={"active": 2, "canary": {"version": 1, "percent": 50}})
+    # Both shipped iris versions load and warm up within one 5 s probe period (models/iris/gate).
+    iris_ready = 5
     markdown, status = summarise(stack)
     assert status == 0, markdown
     assert model_row(markdown, "iris") == [
@@ -142,8 +145,10 @@ def test_a_canary_shows_its_version_share_and_split_replicas(stack: LocalStack) 
         "v2",
         "none → v1 at 50%",
         "stable 2-6 → canary 1-3, stable 1-3",
+        "cpu: 70% of requests (HPA)",
         "0",
         "0 / 0",
+        f"stable {iris_ready} s → canary {iris_ready} s, stable {iris_ready} s",
     ]
 
 
@@ -159,7 +164,14 @@ def test_a_model_moving_to_gpus_raises_the_stacks_gpus_and_cost(stack: LocalStac
     markdown, status = summarise(stack)
     assert status == 0, markdown
     row = model_row(markdown, "iris")
-    assert row[4:] == ["stable 2-6 → stable 2-4", "0 → 1", "0 / 0 → 2 / 4"], row
+    # On GPUs the CUDA allowance comes on top of iris v2's measured load and warmup.
+    assert row[4:] == [
+        "stable 2-6 → stable 2-4",
+        "cpu: 70% of requests (HPA)",
+        "0 → 1",
+        "0 / 0 → 2 / 4",
+        "stable 5 s → stable 65 s",
+    ], row
     costs = cost_rows(markdown)
     assert costs["GPUs requested by model pods at min replicas (always running)"] == ("2", "4")
     assert costs["GPUs requested at max replicas (autoscaler ceiling)"] == ("4", "8")
@@ -168,19 +180,17 @@ def test_a_model_moving_to_gpus_raises_the_stacks_gpus_and_cost(stack: LocalStac
         money(2 * T4 + 2 * L4),
     )
     assert costs["Estimated $/hour at max replicas"] == (money(4 * T4), money(4 * T4 + 4 * L4))
-    assert "Estimate only" in markdown and "components/gpu_prices.yaml" in markdown
+    assert "Estimate only" in markdown and "commands/gpu_prices.yaml" in markdown
 
 
 def test_a_replacement_is_listed_first_with_its_downtime_risk(stack: LocalStack) -> None:
     """A Deployment's selector is immutable: a code change to it replaces the Deployment, and
     since its name is fixed, the old one is deleted before the new one exists."""
-    serving = stack.project / "components" / "serving.py"
+    serving = stack.project / "components" / "serving" / "builders.py"
     source = serving.read_text()
-    selector = "return {MODEL_LABEL: spec.name, TRACK_LABEL: track}"
+    selector = "return {labels.MODEL_LABEL: spec.name, labels.TRACK_LABEL: track}"
     assert selector in source
-    serving.write_text(
-        source.replace(selector, 'return {MODEL_LABEL: spec.name, TRACK_LABEL: track, "tier": "x"}')
-    )
+    serving.write_text(source.replace(selector, selector[:-1] + ', "tier": "x"}'))
     markdown, status = summarise(stack)
     assert status == 0, markdown
     assert markdown.index("### Replacements") < markdown.index("### Models")
@@ -201,7 +211,8 @@ def test_a_policy_violation_is_listed_with_its_severity(stack: LocalStack) -> No
     # The copy brings as many resources as the model it copies; everything deployed is unchanged.
     deployed = stack.resource_urns()
     per_model = sum(urn.rsplit("::", 1)[1].startswith("digits") for urn in deployed)
-    headline = f"failed: {per_model} to create ({len(deployed)} unchanged) planned"
+    # And the gated-image policy's allow-list gains the copy's images: one update.
+    headline = f"failed: {per_model} to create, 1 to update ({len(deployed) - 1} unchanged) planned"
     assert markdown.splitlines()[1] == f"## Preview of `local` {headline}"
     assert "preview failed" in section(markdown, "Preview failed")
     violations = section(markdown, "Policy violations")
@@ -233,20 +244,18 @@ def test_the_plain_json_digest_is_refused_with_what_to_run(stack: LocalStack) ->
 
 def test_make_preview_prints_the_summary_from_one_engine_run(tmp_path: Path) -> None:
     clone = copy_repository(tmp_path / "clone")
-    result = subprocess.run(
-        ["make", "preview", "STACK=local"],
-        cwd=clone,
-        env=user_env(),
-        capture_output=True,
-        text=True,
-    )
+    result = run_make(clone, "preview", "STACK=local")
     assert result.returncode == 0, result.stdout + result.stderr
     # The summary's count, from the event stream, is the CLI's own count in the diff people read.
     diff = (clone / "build" / "preview-local.diff").read_text()
     created = re.search(r"^Resources:\n +\+ (\d+) to create$", diff, re.M)
     assert created, diff
     assert f"## Preview of `local`: {created.group(1)} to create\n" in result.stdout, result.stdout
-    assert "| **digits** | new | v1 | none | stable 2-4 | 1 | 2 / 4 |" in result.stdout
+    # digits v1 loads and warms up within a probe period, plus the 60 s GPU allowance.
+    assert (
+        "| **digits** | new | v1 | none | stable 2-4 | requests: 50 requests/s per replica (KEDA) "
+        "| 1 | 2 / 4 | stable 65 s |"
+    ) in result.stdout
     assert "Raw diff: build/preview-local.diff" in result.stdout
     build = clone / "build"
     written = (build / "preview-summary-local.md").read_text()

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.engine import ROOT, LocalStack, copy_model
-from tools.engine_events import read_events
-from tools.policy_report import build_report, summary
+from commands.engine_events import read_events
+from commands.policy_report import build_report, summary
+from policies.rules import ALL
+from tests.support.engine import ROOT, LocalStack, copy_model
 
 pytestmark = pytest.mark.engine
 
@@ -84,9 +85,9 @@ def test_a_preview_yields_a_machine_readable_report_and_a_summary(stack: LocalSt
         "message": VIOLATION,
     }
     assert violation["resource"].endswith("kubernetes:apps/v1:Deployment::greedy-stable")
-    assert len(report["policies"]) == 15
+    assert len(report["policies"]) == len(ALL)
     assert summary(report).splitlines() == [
-        "policies (local): gpu-model-platform@0.0.1, 15 policies: 1 mandatory and 0 advisory "
-        "violations",
+        f"policies (local): gpu-model-platform@0.0.1, {len(ALL)} policies: 1 mandatory and 0 "
+        "advisory violations",
         f"  [mandatory/high] container-resources (greedy-stable): {VIOLATION}",
     ]

@@ -1,7 +1,7 @@
 """Each rule: the platform's own objects comply, and each violating change gets its exact message.
 
-The baseline objects are what ModelService really builds (components/serving.py), so a rule that
-refused them, or a builder that drifted from a rule, fails here."""
+The baseline objects are what ModelService really builds (components/serving/builders.py), so a
+rule that refused them, or a builder that drifted from a rule, fails here."""
 
 from __future__ import annotations
 
@@ -12,30 +12,30 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components import serving
-from components.gpu import GPU_RESOURCE, gpus_per_instance
+from components.facts.gpu import GPU_RESOURCE, gpus_per_instance
+from components.serving import builders as serving
 from policies.docs import enforcement, environment_config, render
-from policies.rules import (
-    ALL,
+from policies.rules import ALL
+from policies.rules.aws import ecr_repository, eks_cluster, protect_critical
+from policies.rules.kubernetes import (
     autoscaler_bounds,
     container_resources,
     disruption_budget,
-    ecr_repository,
-    eks_cluster,
     gpu_budget,
     gpu_placement,
     gpu_resources,
     image_provenance,
     pod_security,
     probes,
-    protect_critical,
+    read_only_root,
+    service_account_token,
     service_exposure,
     serving_completeness,
     topology_spread,
 )
 from policies.support import Rule
-from tests.support import ROOT
-from tests.unit.test_serving import spec_of
+from tests.support.mocks import ROOT
+from tests.support.specs import SCALED_OBJECT, autoscaler_of, spec_of, startup_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -49,15 +49,16 @@ LOCAL_CONFIG = {
 def deployment(model: str = "digits") -> dict[str, Any]:
     spec = spec_of(model)
     (track,) = serving.tracks(
-        spec, {v: f"{REGISTRY}/{model}:v{v}-abc" for v in spec.served_versions}
+        spec, {v: f"{REGISTRY}/{model}:v{v}-abc" for v in spec.served_versions}, startup_of(spec)
     )
     return copy.deepcopy(serving.deployment(spec, track, "models", "cfg"))
 
 
-def hpa(model: str = "digits") -> dict[str, Any]:
+def autoscaler(model: str) -> dict[str, Any]:
+    """iris: its HPA (cpu); digits: its ScaledObject (requests, through KEDA)."""
     spec = spec_of(model)
-    (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions})
-    return copy.deepcopy(serving.horizontal_pod_autoscaler(spec, track, "models"))
+    (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions}, startup_of(spec))
+    return copy.deepcopy(autoscaler_of(spec, track)[1])
 
 
 def container(props: dict[str, Any]) -> dict[str, Any]:
@@ -82,11 +83,11 @@ def run(rule: Rule, resource_type: str, props: dict[str, Any], **config: Any) ->
 def test_the_platforms_own_objects_comply(rule: Rule, model: str) -> None:
     spec = spec_of(model)
     (track,) = serving.tracks(
-        spec, {v: f"{REGISTRY}/{model}:v{v}-abc" for v in spec.served_versions}
+        spec, {v: f"{REGISTRY}/{model}:v{v}-abc" for v in spec.served_versions}, startup_of(spec)
     )
     objects = [
         (DEPLOYMENT, serving.deployment(spec, track, "models", "cfg")),
-        (HPA, serving.horizontal_pod_autoscaler(spec, track, "models")),
+        autoscaler_of(spec, track),
         ("kubernetes:core/v1:Service", serving.service(spec, "models")),
         ("kubernetes:policy/v1:PodDisruptionBudget", serving.pod_disruption_budget(spec, "models")),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", serving.network_policy(spec, "models")),
@@ -175,7 +176,7 @@ CASES: list[tuple[Rule, Mutation, str]] = [
         "digits-stable/tfserving: allows privilege escalation",
     ),
     (
-        pod_security.RULE,
+        read_only_root.RULE,
         lambda d: container(d)["securityContext"].update(readOnlyRootFilesystem=False),
         "digits-stable/tfserving: root filesystem is writable",
     ),
@@ -211,7 +212,7 @@ CASES: list[tuple[Rule, Mutation, str]] = [
         "digits-stable: mounts hostPath volume docker",
     ),
     (
-        pod_security.RULE,
+        service_account_token.RULE,
         lambda d: pod(d).pop("automountServiceAccountToken"),
         "digits-stable: mounts a service-account token (set automountServiceAccountToken false)",
     ),
@@ -285,15 +286,33 @@ def test_registry_allow_list_takes_wildcards() -> None:
 
 
 def test_autoscaler_bounds() -> None:
-    props = hpa()
+    props = autoscaler("iris")
     props["spec"].update(minReplicas=5, maxReplicas=80)
     assert run(autoscaler_bounds.RULE, HPA, props) == [
-        "digits-stable: maxReplicas 80 is above the ceiling 50"
+        "iris-stable: maxReplicas 80 is above the ceiling 50"
     ]
     props["spec"].update(minReplicas=9, maxReplicas=4, metrics=[])
     assert run(autoscaler_bounds.RULE, HPA, props) == [
-        "digits-stable: minReplicas 9 is above maxReplicas 4",
-        "digits-stable: has no metrics to scale on",
+        "iris-stable: minReplicas 9 is above maxReplicas 4",
+        "iris-stable: has no metrics to scale on",
+    ]
+
+
+def test_autoscaler_bounds_covers_scaled_objects() -> None:
+    props = autoscaler("digits")
+    assert run(autoscaler_bounds.RULE, SCALED_OBJECT, props) == []
+    props["spec"].update(minReplicaCount=9, maxReplicaCount=4, triggers=[])
+    assert run(autoscaler_bounds.RULE, SCALED_OBJECT, props) == [
+        "digits-stable: minReplicaCount 9 is above maxReplicaCount 4",
+        "digits-stable: has no triggers to scale on",
+    ]
+    # KEDA's own defaults count: no maxReplicaCount is 100, no minReplicaCount is 0.
+    unbounded = autoscaler("digits")
+    del unbounded["spec"]["maxReplicaCount"], unbounded["spec"]["minReplicaCount"]
+    assert run(autoscaler_bounds.RULE, SCALED_OBJECT, unbounded) == [
+        "digits-stable: maxReplicaCount 100 is above the ceiling 50 (KEDA's default when unset)",
+        "digits-stable: minReplicaCount 0 (scale to zero) without a trigger's activationThreshold:"
+        " nothing says what demand wakes it",
     ]
 
 
@@ -334,10 +353,10 @@ def stack(*models: str) -> list[tuple[str, dict[str, Any], str]]:
     resources = []
     for model in models:
         spec = spec_of(model)
-        (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions})
+        (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions}, startup_of(spec))
         resources += [
             (DEPLOYMENT, serving.deployment(spec, track, "models", "cfg"), f"urn:{model}-stable"),
-            (HPA, serving.horizontal_pod_autoscaler(spec, track, "models"), f"urn:{model}-hpa"),
+            (*autoscaler_of(spec, track), f"urn:{model}-autoscaler"),
             ("kubernetes:core/v1:Service", serving.service(spec, "models"), f"urn:{model}-svc"),
         ]
         budget = serving.pod_disruption_budget(spec, "models")
@@ -374,6 +393,27 @@ def test_serving_completeness() -> None:
     assert rule.check(complete, {"requireMonitoring": True}) == [
         ("model digits: no ServiceMonitor, PrometheusRule", "urn:digits-stable"),
         ("model iris: no ServiceMonitor, PrometheusRule", "urn:iris-stable"),
+    ]
+    without_scaler = [r for r in complete if r[2] != "urn:digits-autoscaler"]
+    assert rule.check(without_scaler, rule.defaults()) == [
+        (
+            "model digits: no autoscaler (HorizontalPodAutoscaler or KEDA ScaledObject)",
+            "urn:digits-stable",
+        )
+    ]
+
+
+def test_serving_completeness_refuses_two_autoscalers_on_one_deployment() -> None:
+    rule = serving_completeness.RULE
+    spec = spec_of("digits", autoscaling={"metric": "cpu"})
+    (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions})
+    both = [*stack("digits"), (HPA, serving.horizontal_pod_autoscaler(spec, track, "models"), "u")]
+    assert rule.check(both, rule.defaults()) == [
+        (
+            "Deployment digits-stable: scaled by HorizontalPodAutoscaler and ScaledObject; each "
+            "would write its replicas, and they would fight",
+            "urn:digits-autoscaler",
+        )
     ]
 
 

@@ -13,7 +13,7 @@ import pytest
 from policies.docs import environment_config
 from policies.rules import ALL
 from policies.support import Rule
-from tests.support import run_program, stack_config
+from tests.support.mocks import run_program, stack_config
 
 
 def settings(rule: Rule, environment: str) -> dict[str, Any]:

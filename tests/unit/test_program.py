@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support import ROOT, run_program, stack_config
+from tests.support.mocks import ROOT, run_program, stack_config
 
 
 def test_local_stack_registers_a_serving_stack_per_shipped_model() -> None:
@@ -20,7 +20,7 @@ def test_the_program_never_imports_tensorflow() -> None:
     # Previews stay fast only if the program reads gate records instead of loading models.
     probe = (
         "import sys\n"
-        "from tests.support import run_program, stack_config\n"
+        "from tests.support.mocks import run_program, stack_config\n"
         "run_program(stack_config('local'))\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules))\n"
     )

@@ -1,0 +1,9 @@
+"""The product's commands: what users and CI run. The model gate (`gate`), the PR
+preview summary (`preview_summary`, drawn from `stack_state` and `summary_sections`) and the
+engine-event reader it reads the preview with (`engine_events`), the policy report
+(`policy_report`) and the price table of the cost estimate (`prices`).
+
+They may import `components` (the program's library, chiefly its shared facts) but never the build
+and test infrastructure (`toolchain/`), `tests/` or `bench/`; tests/unit/test_architecture.py
+enforces it.
+"""

@@ -1,0 +1,92 @@
+"""Policy report of one preview: a JSON file for machines and a short summary for people.
+
+Reads the engine's event stream (see commands.engine_events), which carries one policyEvent per
+violation and a summary of what each policy checked:
+
+  python -m commands.policy_report EVENTS.jsonl --stack local --out build/policy-report-local.json
+
+Exit status 1 when a mandatory policy was violated, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from commands.engine_events import read_events
+
+
+def build_report(events: list[dict[str, Any]], stack: str) -> dict[str, Any]:
+    violations = []
+    checked: dict[str, int] = {}
+    packs: dict[str, str] = {}
+    for event in events:
+        if "policyEvent" in event:
+            policy = event["policyEvent"]
+            # The engine prefixes the message with the policy's description; keep the finding.
+            finding = policy["message"].rstrip("\n").split("\n")[-1]
+            violations.append(
+                {
+                    "policy": policy["policyName"],
+                    "severity": policy.get("severity") or "unspecified",
+                    "enforcement": policy["enforcementLevel"],
+                    "resource": policy.get("resourceUrn") or None,
+                    "message": finding,
+                }
+            )
+        for kind in ("policyAnalyzeSummaryEvent", "policyAnalyzeStackSummaryEvent"):
+            if kind in event:
+                summary = event[kind]
+                packs[summary["policyPackName"]] = summary["policyPackVersion"]
+                for name in [*summary.get("passed", []), *summary.get("failed", [])]:
+                    checked[name] = checked.get(name, 0) + 1
+    mandatory = [v for v in violations if v["enforcement"] == "mandatory"]
+    return {
+        "stack": stack,
+        "packs": packs,
+        "policies": dict(sorted(checked.items())),
+        "violations": violations,
+        "mandatoryViolations": len(mandatory),
+        "advisoryViolations": len(violations) - len(mandatory),
+        "passed": not mandatory,
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    packs = ", ".join(f"{name}@{version}" for name, version in report["packs"].items())
+    if not packs:
+        return f"policies ({report['stack']}): no policy pack ran"
+    head = (
+        f"policies ({report['stack']}): {packs}, {len(report['policies'])} policies: "
+        f"{report['mandatoryViolations']} mandatory and {report['advisoryViolations']} advisory "
+        "violations"
+    )
+    lines = [head]
+    for violation in report["violations"]:
+        resource = (violation["resource"] or "stack").rsplit("::", 1)[-1]
+        lines.append(
+            f"  [{violation['enforcement']}/{violation['severity']}] {violation['policy']} "
+            f"({resource}): {violation['message']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=Path)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    report = build_report(read_events(args.events.read_text().splitlines()), args.stack)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(summary(report))
+    print(f"  report: {args.out}")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

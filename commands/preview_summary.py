@@ -1,0 +1,166 @@
+"""Markdown summary of one preview, short enough for a pull request comment.
+
+Reads the engine's event stream of one `pulumi preview` (commands.engine_events says how to get it)
+and prints, in this order: what is replaced (downtime risk first), per model its version, canary,
+replicas and GPUs before and after, the policy violations with their severity, the stack's GPUs
+and estimated hourly cost before and after, and the raw diff folded away:
+
+  python -m commands.preview_summary EVENTS.jsonl --stack local [--diff DIFF.txt] [--out FILE.md]
+                                   [--fold-to-path]
+
+This module is the comment's frame: its hidden marker, headline, engine failures and the folded
+diff, within GitHub's size limit. What the stack holds before and after is read by
+commands.stack_state; the sections about what changes are drawn by commands.summary_sections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from commands import engine_events
+from commands.prices import PriceTable, load_price_table
+from commands.stack_state import model_tracks, totals
+from commands.summary_sections import (
+    cost_section,
+    drift_section,
+    models_section,
+    policy_section,
+    replacements,
+)
+
+# GitHub refuses comments over 65536 characters; the rest of the margin is for the workflow's
+# own lines around the summary.
+MAX_CHARS = 60_000
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def marker(stack: str) -> str:
+    """Hidden first line of the comment: the workflow finds its own comment by it and edits it."""
+    return f"<!-- gpu-model-platform preview: {stack} -->"
+
+
+def folded_diff(diff: str, room: int) -> list[str]:
+    """The raw diff in a <details> block, cut to `room` characters with a note when longer."""
+    text = ANSI.sub("", diff).rstrip()
+    if not text:
+        return []
+    lines = text.splitlines()
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > room:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    cut = len(lines) - len(kept)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
+    out = [
+        f"<details><summary>Raw diff (pulumi preview --diff, {len(lines)} lines)</summary>",
+        "",
+        fence,
+        *kept,
+        fence,
+    ]
+    if cut:
+        out.append(f"_{cut} more lines cut to fit a comment; the full diff is in the job log._")
+    return [*out, "", "</details>"]
+
+
+def _headline(stack: str, counts: dict[str, int], failed: bool) -> str:
+    changes = [f"{n} to {op}" for op, n in counts.items() if op != "same" and n]
+    said = ", ".join(changes) if changes else "no changes"
+    unchanged = counts.get("same", 0)
+    if unchanged:
+        said += f" ({unchanged} unchanged)"
+    return (
+        f"## Preview of `{stack}` failed: {said} planned"
+        if failed
+        else (f"## Preview of `{stack}`: {said}")
+    )
+
+
+def cli_errors(output: str) -> list[str]:
+    """The error lines of the CLI's own output (`error: ...`), without terminal colours."""
+    return [
+        line.strip()
+        for line in ANSI.sub("", output).splitlines()
+        if line.strip().startswith("error:")
+    ]
+
+
+def render(
+    events: list[dict[str, Any]],
+    stack: str,
+    diff: str = "",
+    prices: PriceTable | None = None,
+) -> str:
+    prices = prices or load_price_table()
+    found = engine_events.steps(events)
+    before, after = engine_events.states(found)
+    failures = engine_events.errors(events)
+    if not events:
+        # The CLI stopped before the engine ran (bad stack file, config of the wrong type, a
+        # policy pack that would not load): nothing was planned, and its own words say why.
+        failures = cli_errors(diff) or ["the engine reported no events: see the raw output below"]
+    counts = engine_events.change_counts(events)
+    headline = (
+        f"## Preview of `{stack}` failed before the engine ran: nothing was planned"
+        if not events
+        else _headline(stack, counts, bool(failures))
+    )
+    lines = [marker(stack), headline, ""]
+    if failures:
+        lines += ["### Preview failed", "", "```", *_clip(failures, 4000), "```", ""]
+    lines += drift_section(found)
+    lines += replacements(found)
+    lines += models_section(found, model_tracks(before), model_tracks(after))
+    lines += policy_section(events, stack)
+    if found:
+        lines += cost_section(totals(before, prices), totals(after, prices), prices)
+    body = "\n".join(lines)
+    tail = folded_diff(diff, MAX_CHARS - len(body) - 400)
+    return "\n".join([*lines, *tail]).rstrip() + "\n"
+
+
+def _clip(messages: Iterable[str], limit: int) -> list[str]:
+    text = ANSI.sub("", "\n".join(messages))
+    return (text[:limit] + "\n…" if len(text) > limit else text).splitlines()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=Path, help="the preview's engine events (JSON lines)")
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--diff", type=Path, help="output of `pulumi preview --diff`, to fold in")
+    parser.add_argument("--out", type=Path, help="also write the markdown here")
+    parser.add_argument(
+        "--fold-to-path",
+        action="store_true",
+        help="print the raw diff's path instead of the diff (a terminal has no <details>)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        # No file: the CLI stopped before the engine ran; render says so, with the CLI's output.
+        text = args.events.read_text() if args.events.exists() else ""
+        events = engine_events.read_events(text.splitlines())
+    except engine_events.NotAnEventStream as error:
+        print(f"preview_summary: {args.events}: {error}", file=sys.stderr)
+        return 2
+    diff = args.diff.read_text() if args.diff and args.diff.exists() else ""
+    markdown = render(events, args.stack, diff)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(markdown)
+    if args.fold_to_path and diff:
+        markdown = markdown.split("<details>", 1)[0] + f"Raw diff: {args.diff}\n"
+    print(markdown, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The AWS cluster path of dev and prod: network, EKS, node groups, NVIDIA device plugin and ECR,
+all through one explicit AWS provider pinned to the stack's account and region.
+
+What the rest of the program needs from it is what it needs from the local cluster: the one
+Kubernetes provider, and where each model's images live (here, its ECR repository).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components.aws import iam
+from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.aws.eks import EksCluster, EksClusterArgs, cluster_name
+from components.aws.network import Network, NetworkArgs
+from components.aws.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec, node_group_specs
+from components.aws.registry import EcrRegistry, EcrRegistryArgs, registry_host
+from components.settings.load import PROJECT
+from components.settings.model import PlatformSettings
+from components.tokens import renamed, type_token
+
+
+def default_tags(environment: str, stack: str) -> dict[str, str]:
+    """Tags the AWS provider puts on every resource it creates."""
+    return {
+        "project": PROJECT,
+        "environment": environment,
+        "pulumi-stack": stack,
+        "managed-by": "pulumi",
+    }
+
+
+@dataclass(frozen=True)
+class AwsClusterArgs:
+    environment: str
+    stack: str
+    account_id: str
+    region: str
+    cluster_name: str
+    network: NetworkArgs
+    public_access_cidrs: list[str]
+    service_cidr: str | None
+    admin_roles: list[str]
+    log_retention_days: int
+    node_groups: list[NodeGroupSpec]
+    models: Sequence[str]
+    """One ECR repository each."""
+    images_kept: int
+    build_images: bool
+    """Images are built and pushed by this program: it then needs push credentials for ECR."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: PlatformSettings, models: Sequence[str], stack: str
+    ) -> AwsClusterArgs:
+        # Required on AWS: config.py refused the stack file without them.
+        assert settings.aws_account_id and settings.aws_region
+        assert settings.image_versions_kept and settings.control_plane_log_retention_days
+        name = cluster_name(PROJECT, stack)
+        return cls(
+            environment=settings.environment,
+            stack=stack,
+            account_id=settings.aws_account_id,
+            region=settings.aws_region,
+            cluster_name=name,
+            network=NetworkArgs.from_settings(settings, name),
+            public_access_cidrs=list(settings.endpoint_public_access_cidrs),
+            service_cidr=settings.service_cidr,
+            admin_roles=list(settings.cluster_admin_roles),
+            log_retention_days=settings.control_plane_log_retention_days,
+            node_groups=node_group_specs(settings),
+            models=list(models),
+            images_kept=settings.image_versions_kept,
+            build_images=settings.build_images,
+        )
+
+
+class AwsCluster(pulumi.ComponentResource):
+    mode: str
+    cluster_name: pulumi.Output[str]
+    network: Network
+    eks: EksCluster
+    node_groups: NodeGroups
+    device_plugin: NvidiaDevicePlugin
+    registry: EcrRegistry
+    registry_credentials: docker.RegistryArgs | None
+    """Push credentials for ECR when images are built here; short-lived, fetched on every run."""
+
+    def __init__(
+        self, name: str, args: AwsClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            type_token("aws", AwsCluster),
+            name,
+            None,
+            renamed(opts, "cluster:AwsCluster"),
+        )
+        provider = aws.Provider(
+            f"{name}-aws",
+            region=args.region,
+            allowed_account_ids=[args.account_id],
+            default_tags=aws.ProviderDefaultTagsArgs(
+                tags=default_tags(args.environment, args.stack)
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Children inherit the provider, and pass it on to theirs.
+        within = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
+        partition = iam.partition_of(args.region)
+
+        self.network = Network(f"{name}-network", args.network, opts=within)
+        self.eks = EksCluster(
+            f"{name}-eks",
+            EksClusterArgs(
+                cluster_name=args.cluster_name,
+                region=args.region,
+                subnet_ids=self.network.private_subnet_ids,
+                public_access_cidrs=args.public_access_cidrs,
+                service_cidr=args.service_cidr,
+                admin_roles=args.admin_roles,
+                log_retention_days=args.log_retention_days,
+                account_id=args.account_id,
+                partition=partition,
+                deletion_protection=args.environment == "prod",
+            ),
+            opts=within,
+        )
+        self.node_groups = NodeGroups(
+            f"{name}-nodes",
+            NodeGroupsArgs(
+                cluster_name=self.eks.name,
+                subnet_ids=self.network.private_subnet_ids,
+                partition=partition,
+                groups=args.node_groups,
+                after=[self.eks.vpc_cni],
+            ),
+            opts=within,
+        )
+        self.device_plugin = NvidiaDevicePlugin(
+            f"{name}-nvidia-device-plugin",
+            NvidiaDevicePluginArgs(provider=self.eks.provider),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.registry = EcrRegistry(
+            f"{name}-registry",
+            EcrRegistryArgs(
+                prefix=args.cluster_name,
+                models=args.models,
+                keep=args.images_kept,
+                node_role_arn=self.node_groups.node_role_arn,
+                account_id=args.account_id,
+                region=args.region,
+                partition=partition,
+            ),
+            opts=within,
+        )
+        self.registry_credentials = None
+        if args.build_images:
+            token = aws.ecr.get_authorization_token_output(
+                registry_id=args.account_id, opts=pulumi.InvokeOutputOptions(provider=provider)
+            )
+            self.registry_credentials = docker.RegistryArgs(
+                server=registry_host(args.account_id, args.region, partition),
+                username=token.user_name,
+                password=pulumi.Output.secret(token.password),
+            )
+
+        self.mode = "eks"
+        self.cluster_name = self.eks.name
+        self.register_outputs(
+            {
+                "mode": self.mode,
+                "clusterName": self.cluster_name,
+                "provider": self.eks.provider,
+                "repositoryUrls": self.registry.repository_urls,
+            }
+        )
+
+    @property
+    def provider(self) -> k8s.Provider:
+        """The stack's one Kubernetes provider."""
+        return self.eks.provider
+
+    @property
+    def serving_prerequisites(self) -> list[pulumi.Resource]:
+        """What model pods need before they can run: nodes, and GPUs advertised on GPU nodes."""
+        return [self.node_groups, self.device_plugin]

@@ -1,0 +1,101 @@
+"""Pure builders of the monitoring charts' values: the values files beside this module, with the
+keys the code owns (retention, resources, Alertmanager routes, Grafana's admin Secret, GPU
+placement) filled in from stack config and the GPU facts. No Pulumi here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from components.aws import device_plugin
+from components.facts.gpu import PLACEMENT_KEYS, gpu_node_agent_placement
+from components.facts.versions import ChartPin
+from components.settings.charts import load_values, merge_values
+from components.settings.monitoring import AlertRoute, PrometheusResources
+
+PROMETHEUS_STACK_VALUES = Path(__file__).with_name("kube-prometheus-stack-values.yaml")
+DCGM_EXPORTER_VALUES = Path(__file__).with_name("dcgm-exporter-values.yaml")
+# Node agents with host paths and host networking cannot run under the restricted Pod Security
+# Standard of the platform's namespaces (see components/aws/device_plugin.py).
+NODE_AGENT_NAMESPACE = device_plugin.NAMESPACE
+GRAFANA_ADMIN_USER = "admin"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_PASSWORD_LENGTH = 32
+# Keys the values files must leave to the code, which takes them from config or other components.
+PROMETHEUS_STACK_OWNED = (
+    ("prometheus", "prometheusSpec", "retention"),
+    ("prometheus", "prometheusSpec", "resources"),
+    ("alertmanager", "config", "route"),
+    ("alertmanager", "config", "receivers"),
+    ("grafana", "admin"),
+    ("grafana", "adminPassword"),
+    ("prometheus-node-exporter", "namespaceOverride"),
+)
+OWNER = "components/monitoring/values.py sets it"
+
+
+def alertmanager_config(routes: list[AlertRoute]) -> dict[str, Any]:
+    """Route and receivers: each configured route to its webhook, anything else to "null"."""
+    return {
+        "route": {
+            "receiver": "null",
+            "group_by": ["alertname", "namespace", "model"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+            + [{"receiver": route.name, "matchers": list(route.matchers)} for route in routes],
+        },
+        "receivers": [{"name": "null"}]
+        + [
+            {
+                "name": route.name,
+                "webhook_configs": [{"url": route.webhook_url, "send_resolved": True}],
+            }
+            for route in routes
+        ],
+    }
+
+
+def prometheus_stack_values(
+    retention: str,
+    resources: PrometheusResources,
+    routes: list[AlertRoute],
+    grafana_admin_secret: str,
+    values_file: Path = PROMETHEUS_STACK_VALUES,
+) -> dict[str, Any]:
+    owned = {
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": retention,
+                "resources": {
+                    "requests": {"cpu": resources.cpu, "memory": resources.memory},
+                    "limits": {"memory": resources.memory},
+                },
+            }
+        },
+        "alertmanager": {"config": alertmanager_config(routes)},
+        "grafana": {
+            "admin": {
+                "existingSecret": grafana_admin_secret,
+                "userKey": "admin-user",
+                "passwordKey": "admin-password",
+            }
+        },
+        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENT_NAMESPACE},
+    }
+    return merge_values(load_values(values_file, PROMETHEUS_STACK_OWNED, OWNER), owned)
+
+
+def dcgm_exporter_values(values_file: Path = DCGM_EXPORTER_VALUES) -> dict[str, Any]:
+    """GPU nodes only, whatever their GPU type, tolerating the GPU taint (components.facts.gpu)."""
+    owned = tuple((key,) for key in PLACEMENT_KEYS)
+    return {**load_values(values_file, owned, OWNER), **gpu_node_agent_placement()}
+
+
+def skipped_warning(pin: ChartPin, key: str) -> str:
+    return (
+        f"monitoring: {key} is not set, so the {pin.name} chart ({pin.version}) is skipped; set "
+        f"it to {pin.repository} or to a directory holding the chart (`pulumi config set {key} "
+        "...`). Each model's ServiceMonitor, PrometheusRule and dashboard are still registered."
+    )

@@ -1,0 +1,117 @@
+"""Reading the stack configuration: the values the engine passed, validated into PlatformSettings,
+or one ConfigError that names the stack file, each key and what is expected there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+from pydantic import ValidationError
+
+from components.settings.base import Location, Problem
+from components.settings.model import PlatformSettings, environment_problems
+
+PROJECT = "gpu-model-platform"
+# Config namespaces a stack file may use besides the project's own: the engine's (`pulumi:`) and
+# the Docker provider's, whose default provider builds the images. Every AWS and Kubernetes
+# resource names an explicit provider configured from project keys, so an `aws:` or `kubernetes:`
+# key would be ignored; it is refused like a mistyped namespace, which would be ignored too.
+OTHER_NAMESPACES = ("pulumi", "docker")
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. A RunError ends the program with the message alone, no trace."""
+
+
+def _decode(value: Any) -> Any:
+    # The engine hands over every value as a string; arrays and objects arrive as JSON.
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _key_of(error_loc: Location) -> str:
+    path = ".".join(str(part) for part in error_loc)
+    return f"{PROJECT}:{path}" if path else PROJECT
+
+
+def _config_error(source: str, problems: list[Problem]) -> ConfigError:
+    lines = [f"  {_key_of(where)}: {message}" for where, message in problems]
+    return ConfigError(f"invalid stack configuration in {source}:\n" + "\n".join(lines))
+
+
+def _validation_problems(error: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        top_level = len(problem["loc"]) == 1
+        if problem["type"] == "extra_forbidden":
+            message = (
+                "unknown key (declared keys are listed in Pulumi.yaml `config:`)"
+                if top_level
+                else "unknown field"
+            )
+        elif problem["type"] == "missing":
+            message = (
+                "missing; declare it with a default in Pulumi.yaml `config:`"
+                if top_level
+                else "missing"
+            )
+        problems.append((problem["loc"], message))
+    return problems
+
+
+def parse_settings(values: Mapping[str, Any], source: str) -> PlatformSettings:
+    """Validate the project's config values (keys without the project prefix) from `source`."""
+    try:
+        settings = PlatformSettings.model_validate({k: _decode(v) for k, v in values.items()})
+    except ValidationError as error:
+        raise _config_error(source, _validation_problems(error)) from None
+    problems = environment_problems(settings)
+    if problems:
+        raise _config_error(source, problems)
+    return settings
+
+
+def engine_config() -> dict[str, Any]:
+    """Every config value the engine passed, keyed `namespace:key`."""
+    return {**get_config_env(), **CONFIG.get()}
+
+
+def project_config_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """This project's config values, keyed without the project prefix."""
+    prefix = f"{PROJECT}:"
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
+
+
+def namespace_problems(keys: Collection[str], source: str) -> ConfigError | None:
+    """Keys under a namespace nothing reads (a typo such as `gpu-model-platfrom:`, or a provider
+    whose resources all take explicit providers): they would be ignored without a word."""
+    unknown = sorted(
+        key for key in keys if key.partition(":")[0] not in (PROJECT, *OTHER_NAMESPACES)
+    )
+    if not unknown:
+        return None
+    known = ", ".join(f"{namespace}:" for namespace in (PROJECT, *OTHER_NAMESPACES))
+    lines = [
+        f"  {key}: unknown namespace {key.partition(':')[0]!r}; nothing reads it (the namespaces "
+        f"read are {known})"
+        for key in unknown
+    ]
+    return ConfigError(f"invalid stack configuration in {source}:\n" + "\n".join(lines))
+
+
+def load_settings() -> PlatformSettings:
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    config = engine_config()
+    error = namespace_problems(config, source)
+    if error is not None:
+        raise error
+    return parse_settings(project_config_values(config), source=source)

@@ -1,0 +1,56 @@
+"""Which cluster a stack gets: `local` an existing cluster or rendered manifests, dev and prod
+their own EKS cluster on AWS. Either way the rest of the program sees the same few things."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components import outputs
+from components.aws.cluster import AwsCluster, AwsClusterArgs
+from components.settings.model import PlatformSettings
+from components.target.local import LocalCluster, LocalClusterArgs
+
+
+@dataclass(frozen=True)
+class ClusterPath:
+    provider: k8s.Provider
+    """The stack's one Kubernetes provider: every Kubernetes object goes through it."""
+    registries: Mapping[str, str | pulumi.Output[str]]
+    """Image repository prefix of each model (ModelServiceArgs.registry)."""
+    exports: dict[str, Any]
+    """Stack outputs describing the cluster, by their names in components.outputs."""
+    registry_credentials: docker.RegistryArgs | None = None
+    serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
+    """What model pods need before they can run (nodes, the GPU device plugin)."""
+
+
+def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterPath:
+    if not settings.on_aws:
+        local = LocalCluster("local", LocalClusterArgs.from_settings(settings))
+        return ClusterPath(
+            provider=local.provider,
+            registries={model: settings.image_registry for model in models},
+            exports={
+                outputs.CLUSTER_MODE: local.mode,
+                outputs.RENDER_DIRECTORY: local.render_directory,
+            },
+        )
+    cluster = AwsCluster("aws", AwsClusterArgs.from_settings(settings, models, pulumi.get_stack()))
+    return ClusterPath(
+        provider=cluster.provider,
+        registries=cluster.registry.prefixes,
+        exports={
+            outputs.CLUSTER_MODE: cluster.mode,
+            outputs.CLUSTER_NAME: cluster.cluster_name,
+            outputs.REPOSITORIES: cluster.registry.repository_urls,
+            outputs.GPU_NODE_GROUPS: cluster.node_groups.gpu_types,
+        },
+        registry_credentials=cluster.registry_credentials,
+        serving_prerequisites=cluster.serving_prerequisites,
+    )

@@ -1,0 +1,25 @@
+"""Type tokens of the platform's components: `gpu-model-platform:<area>:<Class>`, the area being
+the subpackage the class lives in, and what a component was called before it was renamed.
+
+A component's type is part of its URN and of every child's URN, so renaming one would make the
+engine replace the component and everything under it. `renamed` gives the component an alias of
+its old type, and the engine moves the state instead (children inherit the alias).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+PACKAGE = "gpu-model-platform"
+
+
+def type_token(area: str, component: type) -> str:
+    return f"{PACKAGE}:{area}:{component.__name__}"
+
+
+def renamed(opts: pulumi.ResourceOptions | None, *old_types: str) -> pulumi.ResourceOptions:
+    """`opts` plus aliases of the component's earlier type tokens, each as `<area>:<Type>`."""
+    aliases: list[pulumi.Alias | str] = [
+        pulumi.Alias(type_=f"{PACKAGE}:{old}") for old in old_types
+    ]
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))

@@ -1,0 +1,65 @@
+"""The toolchain follows the Python pins; what it would build is derived from them alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.facts import versions
+from components.facts.versions import KUBERNETES_PROVIDER_PSEUDO_VERSIONS
+from toolchain.gobuild import ToolchainError
+from toolchain.pulumi_engine import REQUIREMENTS, go_binaries, read_pins
+
+
+def test_pins_come_from_requirements_and_have_a_provider_module() -> None:
+    pins = read_pins()
+    assert pins.kubernetes in KUBERNETES_PROVIDER_PSEUDO_VERSIONS
+    builds = {binary.name: binary for binary in go_binaries(pins)}
+    assert builds["pulumi"].version == f"v{pins.pulumi}"
+    assert builds["pulumi"].replaces == {"github.com/pulumi/pulumi/sdk/v3": f"v{pins.pulumi}"}
+    provider = builds["pulumi-resource-kubernetes"]
+    sdk = "github.com/pulumi/pulumi-kubernetes/sdk/v4"
+    assert provider.replaces == {sdk: f"v{pins.kubernetes}"}
+    assert provider.generate_env == {"VERSION": pins.kubernetes}
+    assert any(pins.kubernetes in flag for flag in provider.ldflags)
+
+
+def test_a_cache_key_changes_with_every_pinned_version() -> None:
+    pins = read_pins()
+    assert pins.pulumi in pins.key and pins.kubernetes in pins.key
+
+
+def test_missing_pin_is_named(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("pulumi>=3.0\npulumi-kubernetes==4.25.0\n")
+    with pytest.raises(ToolchainError, match=r"no exact pin \(==\) for pulumi$"):
+        read_pins(requirements)
+
+
+def test_unknown_provider_release_says_what_to_record(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("pulumi==3.215.0\npulumi-kubernetes==9.9.9\n")
+    with pytest.raises(ToolchainError, match="KUBERNETES_PROVIDER_PSEUDO_VERSIONS"):
+        go_binaries(read_pins(requirements))
+
+
+def test_requirements_pin_what_the_versions_module_pins() -> None:
+    """pip reads requirements.txt, everything else components.facts.versions: they must agree."""
+    pinned = dict(
+        line.split("==", 1)
+        for line in REQUIREMENTS.read_text().splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    )
+    assert {name: pinned[name] for name in EXPECTED_PINS} == {
+        name: getattr(versions, attribute) for name, attribute in EXPECTED_PINS.items()
+    }
+
+
+EXPECTED_PINS = {
+    "pulumi": "PULUMI_SDK",
+    "pulumi-kubernetes": "PULUMI_KUBERNETES",
+    "pulumi-aws": "PULUMI_AWS",
+    "pulumi-docker": "PULUMI_DOCKER",
+    "pulumi-policy": "PULUMI_POLICY",
+}
