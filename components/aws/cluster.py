@@ -22,7 +22,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec, node_group_specs
 from components.aws.registry import EcrRegistry, EcrRegistryArgs, registry_host
 from components.settings.load import PROJECT
-from components.settings.model import PlatformSettings
+from components.settings.model import AwsSettings
 from components.tokens import renamed, type_token
 
 
@@ -57,11 +57,8 @@ class AwsClusterArgs:
 
     @classmethod
     def from_settings(
-        cls, settings: PlatformSettings, models: Sequence[str], stack: str
+        cls, settings: AwsSettings, models: Sequence[str], stack: str
     ) -> AwsClusterArgs:
-        # Required on AWS: config.py refused the stack file without them.
-        assert settings.aws_account_id and settings.aws_region
-        assert settings.image_versions_kept and settings.control_plane_log_retention_days
         name = cluster_name(PROJECT, stack)
         return cls(
             environment=settings.environment,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings.model import PlatformSettings
+from components.settings.model import AwsSettings
 from components.tokens import renamed, type_token
 
 # Subnet tags read by EKS's service controller and the AWS Load Balancer Controller.
@@ -53,8 +53,7 @@ class NetworkArgs:
     """One NAT gateway per zone, or a single one in the first zone."""
 
     @classmethod
-    def from_settings(cls, settings: PlatformSettings, cluster_name: str) -> NetworkArgs:
-        assert settings.vpc_cidr is not None  # required on AWS: settings checked it
+    def from_settings(cls, settings: AwsSettings, cluster_name: str) -> NetworkArgs:
         return cls(
             cluster_name=cluster_name,
             zones=list(settings.availability_zones),

@@ -19,7 +19,7 @@ from components.aws import iam
 from components.facts.gpu import GPU_AMI_TYPE, GpuType, gpu_node_group_taint, gpu_node_labels
 from components.facts.versions import KUBERNETES_VERSION
 from components.settings.aws import GpuNodeGroup, SystemNodeGroup
-from components.settings.model import PlatformSettings
+from components.settings.model import AwsSettings
 from components.tokens import renamed, type_token
 
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
@@ -70,8 +70,7 @@ def gpu_group_spec(group: GpuNodeGroup) -> NodeGroupSpec:
     )
 
 
-def node_group_specs(settings: PlatformSettings) -> list[NodeGroupSpec]:
-    assert settings.system_node_group is not None  # required on AWS: settings checked it
+def node_group_specs(settings: AwsSettings) -> list[NodeGroupSpec]:
     return [system_group_spec(settings.system_node_group)] + [
         gpu_group_spec(group) for group in settings.gpu_node_groups
     ]

@@ -13,7 +13,7 @@ from components.facts.types import DnsLabel, GpuInstanceType, SystemInstanceType
 from components.settings.base import Location, NestedModel, Problem
 
 if TYPE_CHECKING:
-    from components.settings.model import PlatformSettings
+    from components.settings.model import AwsSettings
 
 # Retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
@@ -86,28 +86,6 @@ class GpuNodeGroup(_NodeGroup):
         return gpu_type_of_instance(self.instance_types[0])
 
 
-# Keys (PlatformSettings fields) that only mean something on AWS (dev, prod).
-AWS_ONLY = (
-    "aws_account_id",
-    "aws_region",
-    "availability_zones",
-    "vpc_cidr",
-    "public_subnet_cidrs",
-    "private_subnet_cidrs",
-    "nat_gateway_per_zone",
-    "service_cidr",
-    "endpoint_public_access_cidrs",
-    "cluster_admin_roles",
-    "system_node_group",
-    "gpu_node_groups",
-    "image_versions_kept",
-    "control_plane_log_retention_days",
-)
-REQUIRED_ON_AWS = tuple(
-    key
-    for key in AWS_ONLY
-    if key not in ("nat_gateway_per_zone", "service_cidr", "endpoint_public_access_cidrs")
-)
 MIN_ZONES = {"dev": 2, "prod": 3}
 
 # EKS: the service CIDR must lie in a private range and be /12 to /24; the VPC /16 to /28.
@@ -116,10 +94,9 @@ _PRIVATE_RANGES = tuple(
 )
 
 
-def network_problems(settings: PlatformSettings) -> Iterator[Problem]:
-    """Zones, NAT, VPC, subnets, service range and API endpoint; every required key is set."""
+def network_problems(settings: AwsSettings) -> Iterator[Problem]:
+    """Zones, NAT, VPC, subnets, service range and API endpoint."""
     region, zones = settings.aws_region, settings.availability_zones
-    assert settings.vpc_cidr is not None  # required on AWS, checked before
     least = MIN_ZONES[settings.environment]
     if len(set(zones)) < least:
         yield (
@@ -128,7 +105,7 @@ def network_problems(settings: PlatformSettings) -> Iterator[Problem]:
             f"{len(set(zones))}",
         )
     for index, zone in enumerate(zones):
-        if region and not zone.startswith(region):
+        if not zone.startswith(region):
             yield ("availabilityZones", index), f"{zone!r} is not a zone of awsRegion {region!r}"
     if settings.environment == "prod" and not settings.nat_gateway_per_zone:
         yield (

@@ -1,5 +1,6 @@
-"""Reading the stack configuration: the values the engine passed, validated into PlatformSettings,
-or one ConfigError that names the stack file, each key and what is expected there.
+"""Reading the stack configuration: the values the engine passed, the ones the stack set validated
+into PlatformSettings (LocalSettings or AwsSettings), or one ConfigError that names the stack file,
+each key and what is expected there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from pydantic import ValidationError
 
 from components.settings.base import Location, Problem
-from components.settings.model import PlatformSettings, environment_problems
+from components.settings.model import (
+    AWS_KEYS,
+    ENVIRONMENT_ERROR,
+    LOCAL_KEYS,
+    SETTINGS,
+    PlatformSettings,
+    environment_problems,
+    misplaced_key,
+    missing_key,
+)
 
 PROJECT = "gpu-model-platform"
 # Config namespaces a stack file may use besides the project's own: the engine's (`pulumi:`) and
@@ -21,6 +31,19 @@ PROJECT = "gpu-model-platform"
 # resource names an explicit provider configured from project keys, so an `aws:` or `kubernetes:`
 # key would be ignored; it is refused like a mistyped namespace, which would be ignored too.
 OTHER_NAMESPACES = ("pulumi", "docker")
+
+# Where "not set" is decided, once. The engine passes every key Pulumi.yaml declares, its default
+# filled in where the stack file sets none; and a declared key needs a default, or the engine stops
+# every stack that leaves it out ("Stack 'local' is missing configuration value ..."), so dropping
+# the AWS keys' defaults would make local set them. Instead each AWS key defaults to its empty
+# value, a placeholder that stack_values removes: the models see only what a stack set, so
+# LocalSettings refuses any AWS key left and AwsSettings types its keys without None. Empty values
+# as the engine passes them (strings; arrays and objects decoded) and as YAML gives them (tests);
+# 0 covers False.
+NOT_SET: tuple[Any, ...] = ("", "0", "false", 0, [], {})
+# Local keys with real defaults (local needs them): dev and prod cannot tell them from unset, so
+# they ignore them (nothing renders there, and images go to the stack's ECR repositories).
+IGNORED_ON_AWS = ("renderDirectory", "imageRegistry")
 
 
 class ConfigError(pulumi.RunError):
@@ -47,33 +70,60 @@ def _config_error(source: str, problems: list[Problem]) -> ConfigError:
     return ConfigError(f"invalid stack configuration in {source}:\n" + "\n".join(lines))
 
 
-def _validation_problems(error: ValidationError) -> list[Problem]:
+def stack_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Of the merged, decoded `values`, those the stack set that its environment reads or refuses:
+    without AWS keys holding their empty value, and on dev and prod without the local keys left
+    empty or ignored there."""
+    on_aws = values.get("environment") != "local"
+
+    def unset(key: str, value: Any) -> bool:
+        if key in AWS_KEYS:
+            return value in NOT_SET
+        return on_aws and key in LOCAL_KEYS and (value in NOT_SET or key in IGNORED_ON_AWS)
+
+    return {key: value for key, value in values.items() if not unset(key, value)}
+
+
+def _validation_problems(error: ValidationError, environment: str) -> list[Problem]:
     problems: list[Problem] = []
     for problem in error.errors():
         message = problem["msg"].removeprefix("Value error, ")
-        top_level = len(problem["loc"]) == 1
+        # The union picks a model by environment; errors within it are located under that tag.
+        where: Location = problem["loc"][1:]
+        if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            where, message = ("environment",), ENVIRONMENT_ERROR
+        top_level = len(where) == 1
+        key = str(where[0]) if where else ""
         if problem["type"] == "extra_forbidden":
             message = (
-                "unknown key (declared keys are listed in Pulumi.yaml `config:`)"
+                (
+                    misplaced_key(key, environment)
+                    or "unknown key (declared keys are listed in Pulumi.yaml `config:`)"
+                )
                 if top_level
                 else "unknown field"
             )
         elif problem["type"] == "missing":
             message = (
-                "missing; declare it with a default in Pulumi.yaml `config:`"
+                (
+                    missing_key(key, environment)
+                    or "missing; declare it with a default in Pulumi.yaml `config:`"
+                )
                 if top_level
                 else "missing"
             )
-        problems.append((problem["loc"], message))
+        problems.append((where, message))
     return problems
 
 
 def parse_settings(values: Mapping[str, Any], source: str) -> PlatformSettings:
     """Validate the project's config values (keys without the project prefix) from `source`."""
+    decoded = {key: _decode(value) for key, value in values.items()}
     try:
-        settings = PlatformSettings.model_validate({k: _decode(v) for k, v in values.items()})
+        settings = SETTINGS.validate_python(stack_values(decoded))
     except ValidationError as error:
-        raise _config_error(source, _validation_problems(error)) from None
+        problems = _validation_problems(error, str(decoded.get("environment")))
+        raise _config_error(source, problems) from None
     problems = environment_problems(settings)
     if problems:
         raise _config_error(source, problems)

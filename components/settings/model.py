@@ -1,17 +1,20 @@
-"""The stack configuration model, by Pulumi.yaml key names, and the rules that depend on the
-environment (which keys apply, what AWS requires), checked once the values have their types.
+"""The stack configuration models, by Pulumi.yaml key names: what every stack sets, then a
+discriminated union on `environment` of what local (LocalSettings) and AWS (AwsSettings, dev and
+prod) set besides, and the rules across keys checked once the values have their types.
 
 Defaults live in Pulumi.yaml (`config:`), which the engine merges under the stack's own file, so
-the model declares types and rules only.
+the models declare types and rules only. Each model holds only the keys of its environment: a key
+of the other one is refused, and on AWS every required key is there and typed without None.
+components.settings.load decides, once, which of the merged values a stack set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from components.facts.gpu import GpuType
 from components.facts.types import (
@@ -27,8 +30,6 @@ from components.facts.types import (
 )
 from components.facts.versions import KEDA
 from components.settings.aws import (
-    AWS_ONLY,
-    REQUIRED_ON_AWS,
     GpuNodeGroup,
     LogRetentionDays,
     SystemNodeGroup,
@@ -44,20 +45,15 @@ from components.settings.charts import (
 from components.settings.monitoring import AlertRoute, PrometheusDuration, PrometheusResources
 
 
-class PlatformSettings(BaseModel):
-    """The stack configuration of the project namespace, by its Pulumi.yaml key names."""
+class StackSettings(BaseModel):
+    """What every stack sets, whatever its environment, by its Pulumi.yaml key names."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    environment: Environment
-    kubeconfig: str
-    kube_context: str = Field(alias="kubeContext")
-    render_directory: ProjectPath = Field(alias="renderDirectory")
     platform_namespace: DnsLabel = Field(alias="platformNamespace")
     models_namespace: DnsLabel = Field(alias="modelsNamespace")
     max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
     gpu_budget: int = Field(alias="gpuBudget", ge=0, le=4096)
-    image_registry: ImageRegistry = Field(alias="imageRegistry")
     build_images: bool = Field(alias="buildImages")
     rollout_timeout_seconds: int = Field(alias="rolloutTimeoutSeconds", ge=30, le=7200)
 
@@ -74,57 +70,34 @@ class PlatformSettings(BaseModel):
         alias="autoscalingPrometheusUrl", pattern=r"^$|^https?://\S+$"
     )
 
-    # AWS (dev and prod). Each defaults to its empty value in Pulumi.yaml, meaning "not set":
-    # `local` refuses them when set, dev and prod require the ones without a meaningful empty
-    # value (see environment_problems).
-    aws_account_id: AwsAccountId | None = Field(alias="awsAccountId")
-    aws_region: AwsRegion | None = Field(alias="awsRegion")
-    availability_zones: list[AvailabilityZone] = Field(alias="availabilityZones")
-    vpc_cidr: Ipv4Cidr | None = Field(alias="vpcCidr")
-    public_subnet_cidrs: list[Ipv4Cidr] = Field(alias="publicSubnetCidrs")
-    private_subnet_cidrs: list[Ipv4Cidr] = Field(alias="privateSubnetCidrs")
-    nat_gateway_per_zone: bool = Field(alias="natGatewayPerZone")
-    service_cidr: Ipv4Cidr | None = Field(alias="serviceCidr")
-    endpoint_public_access_cidrs: list[Ipv4Cidr] = Field(alias="endpointPublicAccessCidrs")
-    cluster_admin_roles: list[IamRoleArn] = Field(alias="clusterAdminRoles")
-    system_node_group: SystemNodeGroup | None = Field(alias="systemNodeGroup")
-    gpu_node_groups: list[GpuNodeGroup] = Field(alias="gpuNodeGroups")
-    image_versions_kept: Annotated[int, Field(ge=2, le=1000)] | None = Field(
-        alias="imageVersionsKept"
-    )
-    control_plane_log_retention_days: LogRetentionDays | None = Field(
-        alias="controlPlaneLogRetentionDays"
-    )
-
-    @field_validator(
-        "aws_account_id",
-        "aws_region",
-        "vpc_cidr",
-        "service_cidr",
-        "system_node_group",
-        "image_versions_kept",
-        "control_plane_log_retention_days",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        # Pulumi.yaml's defaults for these are "", {} and 0: "not set".
-        return None if isinstance(value, str | dict | int) and value in ("", "0", 0, {}) else value
-
     @model_validator(mode="after")
-    def _check(self) -> PlatformSettings:
+    def _check_stack(self) -> StackSettings:
         if self.platform_namespace == self.models_namespace:
             raise ValueError(
                 "platformNamespace and modelsNamespace must differ: models get their own "
                 "namespace so that their policies and quotas do not reach platform services"
             )
+        names = [route.name for route in self.alert_routes]
+        if len(set(names)) != len(names) or "null" in names:
+            raise ValueError(f"alertRoutes: names must be unique and not 'null', got {names}")
+        return self
+
+
+class LocalSettings(StackSettings):
+    """local: an existing cluster from a kubeconfig, or none and every object rendered."""
+
+    environment: Literal["local"]
+    kubeconfig: str
+    kube_context: str = Field(alias="kubeContext")
+    render_directory: ProjectPath = Field(alias="renderDirectory")
+    image_registry: ImageRegistry = Field(alias="imageRegistry")
+
+    @model_validator(mode="after")
+    def _check_local(self) -> LocalSettings:
         if self.kubeconfig and not Path(self.kubeconfig).expanduser().is_file():
             raise ValueError(f"kubeconfig {self.kubeconfig!r} is not a file")
         if self.kube_context and not self.kubeconfig:
             raise ValueError("kubeContext is set but kubeconfig is empty")
-        names = [route.name for route in self.alert_routes]
-        if len(set(names)) != len(names) or "null" in names:
-            raise ValueError(f"alertRoutes: names must be unique and not 'null', got {names}")
         return self
 
     @property
@@ -133,21 +106,82 @@ class PlatformSettings(BaseModel):
         return not self.kubeconfig
 
     @property
-    def on_aws(self) -> bool:
-        return self.environment != "local"
+    def node_gpu_types(self) -> None:
+        """None: local's cluster is not ours, so which GPU types it runs is not known."""
+        return None
+
+
+class AwsSettings(StackSettings):
+    """dev and prod: their own EKS cluster, GPU node groups and ECR repositories on AWS. Every
+    key without a default is required; the three with one are optional, as Pulumi.yaml says."""
+
+    environment: Literal["dev", "prod"]
+    aws_account_id: AwsAccountId = Field(alias="awsAccountId")
+    aws_region: AwsRegion = Field(alias="awsRegion")
+    availability_zones: list[AvailabilityZone] = Field(alias="availabilityZones")
+    vpc_cidr: Ipv4Cidr = Field(alias="vpcCidr")
+    public_subnet_cidrs: list[Ipv4Cidr] = Field(alias="publicSubnetCidrs")
+    private_subnet_cidrs: list[Ipv4Cidr] = Field(alias="privateSubnetCidrs")
+    # Optional: not set (components/settings/load.py drops Pulumi.yaml's empty placeholder), a
+    # single NAT gateway, EKS's own service range, and no public endpoint for the API.
+    nat_gateway_per_zone: bool = Field(False, alias="natGatewayPerZone")
+    service_cidr: Ipv4Cidr | None = Field(None, alias="serviceCidr")
+    endpoint_public_access_cidrs: list[Ipv4Cidr] = Field([], alias="endpointPublicAccessCidrs")
+    cluster_admin_roles: list[IamRoleArn] = Field(alias="clusterAdminRoles")
+    system_node_group: SystemNodeGroup = Field(alias="systemNodeGroup")
+    gpu_node_groups: list[GpuNodeGroup] = Field(alias="gpuNodeGroups")
+    image_versions_kept: int = Field(alias="imageVersionsKept", ge=2, le=1000)
+    control_plane_log_retention_days: LogRetentionDays = Field(alias="controlPlaneLogRetentionDays")
 
     @property
-    def node_gpu_types(self) -> set[GpuType] | None:
-        """GPU types this stack's node groups run; None on local, whose cluster is not ours."""
-        if not self.on_aws:
-            return None
+    def node_gpu_types(self) -> set[GpuType]:
+        """GPU types this stack's node groups run."""
         return {group.gpu_type for group in self.gpu_node_groups}
 
 
-# renderDirectory and imageRegistry are local-only too, but they have real defaults (local needs
-# them), so dev and prod cannot tell them from unset and ignore them: no provider renders there,
-# and images go to the stack's ECR repositories.
-LOCAL_ONLY = ("kubeconfig", "kube_context")
+PlatformSettings = Annotated[LocalSettings | AwsSettings, Field(discriminator="environment")]
+"""The stack configuration of the project namespace: LocalSettings or AwsSettings by environment."""
+SETTINGS: TypeAdapter[PlatformSettings] = TypeAdapter(PlatformSettings)
+
+_ENVIRONMENTS = [repr(name) for name in get_args(Environment)]
+ENVIRONMENT_ERROR = f"Input should be {', '.join(_ENVIRONMENTS[:-1])} or {_ENVIRONMENTS[-1]}"
+"""What an unknown environment is told, worded as pydantic words a Literal's error."""
+
+
+def _keys(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
+
+
+KEYS = _keys(LocalSettings) | _keys(AwsSettings)
+"""Every key the models read: exactly those Pulumi.yaml declares."""
+# Keys only one environment reads; a stack of the other refuses them when set.
+LOCAL_KEYS = _keys(LocalSettings) - _keys(AwsSettings)
+AWS_KEYS = _keys(AwsSettings) - _keys(LocalSettings)
+
+
+def misplaced_key(key: str, environment: str) -> str | None:
+    """Why a stack of `environment` refuses `key`, a key of the other environment; None for a key
+    neither reads."""
+    if key in AWS_KEYS:
+        return (
+            "applies to dev and prod (AWS) only; local runs on an existing cluster or renders "
+            "manifests, where it would do nothing. Remove it from this stack file"
+        )
+    if key in LOCAL_KEYS:
+        return (
+            f"local only; {environment} reaches its EKS cluster through the kubeconfig the "
+            "program builds. Remove it from this stack file"
+        )
+    return None
+
+
+def missing_key(key: str, environment: str) -> str | None:
+    """What to do about a required key of `environment` that the stack does not set; None for a
+    key every stack gets from Pulumi.yaml."""
+    if key in AWS_KEYS:
+        return f"required on {environment} (AWS); set it in this stack file"
+    return None
+
 
 # Each chart source key and the chart it must hold.
 CHART_KEYS = {
@@ -158,11 +192,7 @@ CHART_KEYS = {
 
 
 def _key(field: str) -> str:
-    return PlatformSettings.model_fields[field].alias or field
-
-
-def _is_set(value: Any) -> bool:
-    return value is not None and value is not False and value != [] and value != ""
+    return StackSettings.model_fields[field].alias or field
 
 
 def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
@@ -170,7 +200,7 @@ def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
     for field, pin in CHART_KEYS.items():
         source: str = getattr(settings, field)
         if not source:
-            if settings.on_aws:
+            if isinstance(settings, AwsSettings):
                 yield (
                     (_key(field),),
                     f"required on {settings.environment}: monitoring and autoscaling are part "
@@ -184,43 +214,19 @@ def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
 
 
 def environment_problems(settings: PlatformSettings) -> list[Problem]:
-    """Rules that depend on the environment: which keys apply, and how AWS settings fit together."""
-    charts = list(_chart_problems(settings))
-    if settings.keda_chart and settings.renders_manifests and not settings.on_aws:
-        # Helm renders without a cluster as if for Kubernetes 1.20; the chart refuses that.
-        charts.append(
-            (
-                (_key("keda_chart"),),
-                f"needs a cluster (kubeconfig): rendered without one, Helm assumes Kubernetes "
-                f"1.20 and the {KEDA.name} chart requires 1.23 or later. Remove it to render "
-                "manifests (KEDA's CRDs and the ScaledObjects are rendered either way)",
+    """Rules across keys that depend on the environment: charts, and how AWS settings fit."""
+    problems = list(_chart_problems(settings))
+    if isinstance(settings, LocalSettings):
+        if settings.keda_chart and settings.renders_manifests:
+            # Helm renders without a cluster as if for Kubernetes 1.20; the chart refuses that.
+            problems.append(
+                (
+                    (_key("keda_chart"),),
+                    f"needs a cluster (kubeconfig): rendered without one, Helm assumes Kubernetes "
+                    f"1.20 and the {KEDA.name} chart requires 1.23 or later. Remove it to render "
+                    "manifests (KEDA's CRDs and the ScaledObjects are rendered either way)",
+                )
             )
-        )
-    if not settings.on_aws:
-        return charts + [
-            (
-                (_key(field),),
-                "applies to dev and prod (AWS) only; local runs on an existing cluster or renders "
-                "manifests, where it would do nothing. Remove it from this stack file",
-            )
-            for field in AWS_ONLY
-            if _is_set(getattr(settings, field))
-        ]
-    problems: list[Problem] = charts + [
-        (
-            (_key(field),),
-            f"local only; {settings.environment} reaches its EKS cluster through the kubeconfig "
-            "the program builds. Remove it from this stack file",
-        )
-        for field in LOCAL_ONLY
-        if getattr(settings, field)
-    ]
-    missing = [field for field in REQUIRED_ON_AWS if not _is_set(getattr(settings, field))]
-    problems += [
-        ((_key(field),), f"required on {settings.environment} (AWS); set it in this stack file")
-        for field in missing
-    ]
-    if missing:
         return problems
     problems += network_problems(settings)
     names: set[str] = set()

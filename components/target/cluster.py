@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components import outputs
 from components.aws.cluster import AwsCluster, AwsClusterArgs
-from components.settings.model import PlatformSettings
+from components.settings.model import LocalSettings, PlatformSettings
 from components.target.local import LocalCluster, LocalClusterArgs
 
 
@@ -31,7 +31,7 @@ class ClusterPath:
 
 
 def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterPath:
-    if not settings.on_aws:
+    if isinstance(settings, LocalSettings):
         local = LocalCluster("local", LocalClusterArgs.from_settings(settings))
         return ClusterPath(
             provider=local.provider,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings.model import PlatformSettings
+from components.settings.model import LocalSettings
 from components.tokens import renamed, type_token
 
 
@@ -25,7 +25,7 @@ class LocalClusterArgs:
     """Folder (relative to the project) that receives the manifests when there is no cluster."""
 
     @classmethod
-    def from_settings(cls, settings: PlatformSettings) -> LocalClusterArgs:
+    def from_settings(cls, settings: LocalSettings) -> LocalClusterArgs:
         return cls(
             kubeconfig=settings.kubeconfig,
             context=settings.kube_context,

@@ -16,7 +16,7 @@ from components.aws.eks import CONTROL_PLANE_LOG_TYPES
 from components.facts import gpu, labels
 from components.facts.versions import KUBERNETES_VERSION
 from components.settings.load import parse_settings
-from components.settings.model import PlatformSettings
+from components.settings.model import AwsSettings
 from tests.support.mocks import RecordingMocks, run_program, stack_config
 
 STACKS = ("dev", "prod")
@@ -25,10 +25,12 @@ Resource = pulumi.runtime.MockResourceArgs
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def stack(request: pytest.FixtureRequest) -> Iterator[tuple[str, PlatformSettings, RecordingMocks]]:
+def stack(request: pytest.FixtureRequest) -> Iterator[tuple[str, AwsSettings, RecordingMocks]]:
     name: str = request.param
     config = stack_config(name)
-    yield name, parse_settings(config, f"Pulumi.{name}.yaml"), run_program(config, stack=name)
+    settings = parse_settings(config, f"Pulumi.{name}.yaml")
+    assert isinstance(settings, AwsSettings)
+    yield name, settings, run_program(config, stack=name)
 
 
 def one(mocks: RecordingMocks, typ: str) -> Resource:
@@ -50,7 +52,7 @@ def policy(document: Any) -> dict[str, Any]:
 
 
 def test_the_cluster_is_eks_at_the_pinned_version_with_a_private_endpoint(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, settings, mocks = stack
     cluster = one(mocks, "aws:eks/cluster:Cluster")
@@ -69,7 +71,7 @@ def test_the_cluster_is_eks_at_the_pinned_version_with_a_private_endpoint(
 
 
 def test_secrets_are_envelope_encrypted_with_the_stacks_own_rotated_key(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     cluster = one(mocks, "aws:eks/cluster:Cluster")
@@ -90,7 +92,7 @@ def test_secrets_are_envelope_encrypted_with_the_stacks_own_rotated_key(
 
 
 def test_control_plane_logs_go_to_a_log_group_with_the_configured_retention(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, settings, mocks = stack
     logs = one(mocks, "aws:cloudwatch/logGroup:LogGroup")
@@ -101,7 +103,7 @@ def test_control_plane_logs_go_to_a_log_group_with_the_configured_retention(
 
 
 def test_access_is_by_api_entries_for_the_configured_admin_roles_only(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, settings, mocks = stack
     access = one(mocks, "aws:eks/cluster:Cluster").inputs["accessConfig"]
@@ -123,7 +125,7 @@ def test_access_is_by_api_entries_for_the_configured_admin_roles_only(
 
 
 def test_an_oidc_provider_backs_irsa_and_the_vpc_cni_uses_it(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     oidc = one(mocks, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
@@ -143,7 +145,7 @@ def test_an_oidc_provider_backs_irsa_and_the_vpc_cni_uses_it(
 
 
 def test_gpu_node_groups_carry_the_gpu_labels_and_taint_of_components_gpu(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, settings, mocks = stack
     groups = {r.name: r for r in mocks.of_type("aws:eks/nodeGroup:NodeGroup")}
@@ -177,7 +179,7 @@ def test_gpu_node_groups_carry_the_gpu_labels_and_taint_of_components_gpu(
 
 
 def test_the_system_group_is_cpu_only_untainted_and_in_the_private_subnets(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, settings, mocks = stack
     system = next(
@@ -194,7 +196,7 @@ def test_the_system_group_is_cpu_only_untainted_and_in_the_private_subnets(
 
 
 def test_nodes_join_only_once_the_vpc_cni_and_their_role_policies_exist(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     cni = mocks.registration(one(mocks, "aws:eks/addon:Addon")).urn
@@ -209,7 +211,7 @@ def test_nodes_join_only_once_the_vpc_cni_and_their_role_policies_exist(
 
 
 def test_the_device_plugin_is_the_pinned_chart_on_gpu_nodes_tolerating_their_taint(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     chart = device_plugin_chart(mocks)
@@ -233,7 +235,7 @@ def test_the_device_plugin_is_the_pinned_chart_on_gpu_nodes_tolerating_their_tai
 
 
 def test_one_ecr_repository_per_model_immutable_scanned_encrypted_and_pruned(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, settings, mocks = stack
     repositories = {r.name: r.inputs for r in mocks.of_type("aws:ecr/repository:Repository")}
@@ -258,7 +260,7 @@ def test_one_ecr_repository_per_model_immutable_scanned_encrypted_and_pruned(
 
 
 def test_repositories_grant_pulls_to_the_node_role_only(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     node_role = f"arn:aws:iam::{account(mocks)}:role/aws-nodes-node-role"
@@ -292,7 +294,7 @@ def documents(mocks: RecordingMocks) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def test_no_policy_we_write_names_a_wildcard_action(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     written = list(documents(mocks))
@@ -306,7 +308,7 @@ def test_no_policy_we_write_names_a_wildcard_action(
 
 
 def test_only_the_aws_managed_policies_eks_documents_are_attached(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     attached = Counter(
@@ -320,7 +322,7 @@ def test_only_the_aws_managed_policies_eks_documents_are_attached(
 
 
 def test_key_policies_let_administrators_manage_but_not_use_the_keys(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, settings, mocks = stack
     for key in mocks.of_type("aws:kms/key:Key"):
@@ -343,7 +345,7 @@ def test_key_policies_let_administrators_manage_but_not_use_the_keys(
     ],
 )
 def test_cluster_node_groups_repositories_and_keys_are_protected(
-    stack: tuple[str, PlatformSettings, RecordingMocks], typ: str
+    stack: tuple[str, AwsSettings, RecordingMocks], typ: str
 ) -> None:
     _, _, mocks = stack
     resources = mocks.of_type(typ)
@@ -353,7 +355,7 @@ def test_cluster_node_groups_repositories_and_keys_are_protected(
 
 
 def test_nothing_else_is_protected_so_the_rest_can_be_replaced(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     kept = {
@@ -368,7 +370,7 @@ def test_nothing_else_is_protected_so_the_rest_can_be_replaced(
 
 
 def test_the_network_spans_the_zones_with_nat_as_configured_and_tagged_subnets(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, settings, mocks = stack
     vpc = one(mocks, "aws:ec2/vpc:Vpc").inputs
@@ -406,7 +408,7 @@ def test_the_network_spans_the_zones_with_nat_as_configured_and_tagged_subnets(
 
 
 def test_every_aws_resource_goes_through_the_one_explicit_provider_of_the_stack_account(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, settings, mocks = stack
     provider = one(mocks, "pulumi:providers:aws")
@@ -427,7 +429,7 @@ def test_every_aws_resource_goes_through_the_one_explicit_provider_of_the_stack_
 
 
 def test_every_kubernetes_object_goes_through_one_provider_built_from_the_cluster(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, _, mocks = stack
     provider = one(mocks, "pulumi:providers:kubernetes")
@@ -451,7 +453,7 @@ def test_every_kubernetes_object_goes_through_one_provider_built_from_the_cluste
 
 
 def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     name, _, mocks = stack
     services = {r.name: r for r in mocks.of_type("gpu-model-platform:serving:ModelService")}
@@ -476,7 +478,7 @@ def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
 
 
 def test_every_resource_has_a_component_parent(
-    stack: tuple[str, PlatformSettings, RecordingMocks],
+    stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
     _, _, mocks = stack
     top_level = {
@@ -497,7 +499,7 @@ def test_every_resource_has_a_component_parent(
             )
 
 
-def test_resource_counts(stack: tuple[str, PlatformSettings, RecordingMocks]) -> None:
+def test_resource_counts(stack: tuple[str, AwsSettings, RecordingMocks]) -> None:
     name, settings, mocks = stack
     counts = Counter(r.typ for r in mocks.resources)
     zones = len(settings.availability_zones)

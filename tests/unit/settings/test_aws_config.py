@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from components.catalog.load import CatalogError, load_catalog
-from components.settings.aws import AWS_ONLY
-from components.settings.load import ConfigError, parse_settings
-from components.settings.model import PlatformSettings
+from components.settings.load import NOT_SET, ConfigError, parse_settings
+from components.settings.model import AWS_KEYS, AwsSettings, PlatformSettings
 from tests.support.mocks import ROOT, RecordingMocks, declared_config, run_program, stack_config
 
 GPU_GROUP = {
@@ -27,6 +26,12 @@ def settings_of(stack: str, **overrides: Any) -> PlatformSettings:
     return parse_settings(stack_config(stack, **overrides), f"Pulumi.{stack}.yaml")
 
 
+def aws_settings_of(stack: str, **overrides: Any) -> AwsSettings:
+    settings = settings_of(stack, **overrides)
+    assert isinstance(settings, AwsSettings), settings
+    return settings
+
+
 def refusal(stack: str, **overrides: Any) -> str:
     with pytest.raises(ConfigError) as raised:
         settings_of(stack, **overrides)
@@ -40,37 +45,33 @@ def gpu_group(**changes: Any) -> list[dict[str, Any]]:
 
 
 def test_dev_and_prod_stack_files_are_valid() -> None:
-    dev, prod = settings_of("dev"), settings_of("prod")
+    dev, prod = aws_settings_of("dev"), aws_settings_of("prod")
     assert (dev.environment, prod.environment) == ("dev", "prod")
     for settings in (dev, prod):
-        assert settings.on_aws and settings.aws_region == "eu-west-1"
+        assert settings.aws_region == "eu-west-1"
         assert settings.system_node_group is not None
         assert settings.gpu_node_groups and settings.cluster_admin_roles
         assert settings.build_images
 
 
 def test_prod_differs_from_dev_where_it_should() -> None:
-    dev, prod = settings_of("dev"), settings_of("prod")
+    dev, prod = aws_settings_of("dev"), aws_settings_of("prod")
     assert (len(dev.availability_zones), len(prod.availability_zones)) == (2, 3)
     assert (dev.nat_gateway_per_zone, prod.nat_gateway_per_zone) == (False, True)
-    assert dev.system_node_group and prod.system_node_group
     assert prod.system_node_group.min_size > dev.system_node_group.min_size
     assert prod.system_node_group.min_size >= len(prod.availability_zones)
     assert sum(g.min_size for g in prod.gpu_node_groups) > sum(
         g.min_size for g in dev.gpu_node_groups
     )
-    assert (prod.image_versions_kept or 0) > (dev.image_versions_kept or 0)
-    assert (prod.control_plane_log_retention_days or 0) > (
-        dev.control_plane_log_retention_days or 0
-    )
+    assert prod.image_versions_kept > dev.image_versions_kept
+    assert prod.control_plane_log_retention_days > dev.control_plane_log_retention_days
     assert dev.aws_account_id != prod.aws_account_id
 
 
 def test_every_aws_key_is_declared_empty_so_local_can_tell_it_is_unset() -> None:
     declared = declared_config()
-    for field in AWS_ONLY:
-        key = PlatformSettings.model_fields[field].alias or field
-        assert declared[key]["default"] in ("", [], {}, 0, False), key
+    for key in AWS_KEYS:
+        assert declared[key]["default"] in NOT_SET, key
         assert declared[key]["description"].startswith("AWS only"), key
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from components.settings.load import ConfigError, namespace_problems, parse_settings
-from components.settings.model import PlatformSettings
+from components.settings.model import KEYS, LocalSettings
 from tests.support.mocks import (
     ROOT,
     RecordingMocks,
@@ -21,7 +21,7 @@ from tests.support.mocks import (
 
 def test_local_stack_file_is_valid_and_renders_manifests() -> None:
     settings = parse_settings(stack_config("local"), "Pulumi.local.yaml")
-    assert settings.environment == "local"
+    assert isinstance(settings, LocalSettings)
     assert settings.renders_manifests
     assert settings.render_directory == "build/manifests/local"
     assert (settings.platform_namespace, settings.models_namespace) == ("gpu-platform", "models")
@@ -34,8 +34,7 @@ def test_every_declared_key_has_type_default_and_description() -> None:
 
 def test_declared_keys_and_settings_model_agree() -> None:
     # Defaults live in Pulumi.yaml only; the model must expect exactly the keys declared there.
-    model_keys = {field.alias or name for name, field in PlatformSettings.model_fields.items()}
-    assert model_keys == set(declared_config())
+    assert set(KEYS) == set(declared_config())
 
 
 def test_kubeconfig_selects_a_real_cluster(tmp_path: Path) -> None:
@@ -44,6 +43,7 @@ def test_kubeconfig_selects_a_real_cluster(tmp_path: Path) -> None:
     settings = parse_settings(
         stack_config("local", kubeconfig=str(kubeconfig), kubeContext="kind-gpu"), "test"
     )
+    assert isinstance(settings, LocalSettings)
     assert not settings.renders_manifests
 
 
