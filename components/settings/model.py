@@ -50,6 +50,7 @@ class StackSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    environment: Environment  # the union's tag; LocalSettings and AwsSettings narrow it
     platform_namespace: DnsLabel = Field(alias="platformNamespace")
     models_namespace: DnsLabel = Field(alias="modelsNamespace")
     max_gpus_per_pod: int = Field(alias="maxGpusPerPod", ge=0, le=16)
@@ -81,6 +82,10 @@ class StackSettings(BaseModel):
         if len(set(names)) != len(names) or "null" in names:
             raise ValueError(f"alertRoutes: names must be unique and not 'null', got {names}")
         return self
+
+    @property
+    def on_aws(self) -> bool:
+        return self.environment != "local"
 
 
 class LocalSettings(StackSettings):
@@ -200,7 +205,7 @@ def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
     for field, pin in CHART_KEYS.items():
         source: str = getattr(settings, field)
         if not source:
-            if isinstance(settings, AwsSettings):
+            if settings.on_aws:
                 yield (
                     (_key(field),),
                     f"required on {settings.environment}: monitoring and autoscaling are part "

@@ -48,7 +48,7 @@ def test_dev_and_prod_stack_files_are_valid() -> None:
     dev, prod = aws_settings_of("dev"), aws_settings_of("prod")
     assert (dev.environment, prod.environment) == ("dev", "prod")
     for settings in (dev, prod):
-        assert settings.aws_region == "eu-west-1"
+        assert settings.on_aws and settings.aws_region == "eu-west-1"
         assert settings.system_node_group is not None
         assert settings.gpu_node_groups and settings.cluster_admin_roles
         assert settings.build_images
