@@ -104,12 +104,17 @@ policy-config: $(VENV)/.runtime
 # provider's PULUMI_K8S_DELETE_UNREACHABLE, drop them all from state), so it is never run there.
 ON_CLUSTER = test "$(STACK)" != local || test -n "$$($(PULUMI) config get kubeconfig 2>/dev/null)"
 
-# On a cluster, up refreshes first (--refresh): what was changed or deleted out of band is read
-# back into state, so the update repairs it instead of reporting "no changes".
+# On a cluster, up refreshes first: what was changed or deleted out of band is read back into
+# state, so the update repairs it instead of reporting "no changes". The refresh is its own engine
+# run, not `up --refresh`: within one run, the engine (3.215) hands the stack policies the refreshed
+# state of every old resource, those the update is about to delete included, so a model moving
+# from its HPA to a KEDA ScaledObject failed serving-completeness ("scaled by
+# HorizontalPodAutoscaler and ScaledObject") on the HPA being deleted.
 up: stack policy-config
-	@refresh=; if $(ON_CLUSTER); then refresh=--refresh; fi; \
-	echo "$(PULUMI) up --yes $(POLICIES) $$refresh"; \
-	$(PULUMI) up --yes $(POLICIES) $$refresh
+	@if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
+		$(PULUMI) refresh --yes --skip-preview; fi; \
+	echo "$(PULUMI) up --yes $(POLICIES)"; \
+	$(PULUMI) up --yes $(POLICIES)
 
 # One engine run: the diff people read goes to build/preview-<stack>.diff and the engine's event
 # stream to build/preview-<stack>.jsonl (`--event-log`, the flag the Automation API uses, shown

@@ -40,7 +40,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert started.returncode == 0, started.stdout + started.stderr
         deployed = make(clone, "up")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        assert "--refresh" in deployed.stdout, "on a cluster, up refreshes first"
+        assert "refresh --yes" in deployed.stdout, "on a cluster, up refreshes first"
         yield clone
     finally:
         make(clone, "cluster-down")
@@ -106,3 +106,22 @@ def test_drift_is_named_healed_by_one_up_and_then_clean(clone: Path) -> None:
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "No drift: refreshed from the cluster, every object matches." in clean.stdout
     print(f"heal by one make up: {heal_seconds:.1f}s")
+
+
+def test_a_model_moving_from_its_hpa_to_keda_applies_in_one_make_up(clone: Path) -> None:
+    """The HPA the update deletes is not seen beside the new ScaledObject by the stack policies
+    (with `up --refresh` in one engine run it was, and serving-completeness failed the update)."""
+    api = Api(Layout(clone / "build" / "cluster"))
+    spec = clone / "models/iris/model.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  metric: cpu\n  target: 70\n", "  metric: requests\n  target: 40\n"
+        )
+    )
+    moved = make(clone, "up")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    scaled_object = "/apis/keda.sh/v1alpha1/namespaces/models/scaledobjects/iris-stable"
+    assert api.get(scaled_object)["spec"]["maxReplicaCount"] == 6
+    with pytest.raises(ApiError) as gone:
+        api.get(AUTOSCALER)
+    assert gone.value.status == 404
