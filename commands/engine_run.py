@@ -57,6 +57,8 @@ def main(argv: list[str]) -> int:
             "clears them (README, Recovering from an interrupted update)"
         )
     with contextlib.suppress(OSError):
+        if status < 0:  # pulumi's last progress line has no end
+            print(file=sys.stderr)
         for line in lines:
             print(f"[engine] {line}", file=sys.stderr, flush=True)
     return 128 - status if status < 0 else status

@@ -266,7 +266,7 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
                 return 1
     orphans = orphan_manifests(render_dirs(deployment, project), owned_objects(deployment))
     if orphans:
-        done = "`make up` removes them" if report_only else "removed"
+        done = "`make up` removes" if report_only else "removed"
         say(
             f"- {plural(len(orphans), 'rendered manifest')} that no resource in the state "
             f"owns; {done}:"
