@@ -19,6 +19,7 @@ from tests.support.interrupt import (
     alive,
     checkpoint,
     kill_up_after_rendering,
+    kill_up_and_its_runner,
     object_name,
     stop_processes_in,
 )
@@ -85,3 +86,20 @@ def test_a_killed_up_leaves_no_process_and_the_next_up_says_and_clears_what_it_l
     assert not list((clone / ".pulumi-state" / ".pulumi" / "locks").rglob("*.json"))
     assert not [p for p in manifests.rglob("*.yaml") if f"-{MODEL}" in p.name]
     assert not [p for p in marked_processes() if str(clone.resolve()) in p.run]
+
+
+def test_plugins_of_a_run_killed_with_its_runner_are_stopped_by_the_next_engine_command(
+    clone: Path,
+) -> None:
+    killed = kill_up_and_its_runner(clone)
+    assert killed.status != 0, killed.output
+    left = [p for p in killed.plugins if alive(p)]
+    assert left, "with its runner killed too, nothing stopped the plugins yet"
+
+    preview = run_make(clone, "preview")
+    assert preview.returncode == 0, preview.stdout + preview.stderr
+    assert f"[recover] - {len(left)} plugin processes still running: " in preview.stdout, (
+        preview.stdout
+    )
+    survivors = [p for p in left if alive(p)]
+    assert not survivors, f"outlived the next engine command: {survivors}\n{preview.stdout}"

@@ -206,3 +206,18 @@ def kill_up_after_rendering(clone: Path, model: str) -> Killed:
         timeout=30,
     )
     return kill_engine(make, engine, pending_custom_creates(clone))
+
+
+def kill_up_and_its_runner(clone: Path) -> Killed:
+    """`kill -9` of `pulumi up` and of the commands.engine_run around it at once (as when the
+    whole `make` is killed), once the update renders: nothing is left to stop the plugins."""
+    make = start_make(clone, "up")
+    engine = engine_of(make)
+    manifests = clone / "build" / "manifests" / "local"
+    wait_for("a rendered manifest", lambda: any(manifests.rglob("*.yaml")))
+    runner = next(p for p in descendants(make.pid) if "commands.engine_run" in p.command)
+    plugins = descendants(engine.pid)
+    os.kill(runner.pid, signal.SIGKILL)
+    os.kill(engine.pid, signal.SIGKILL)
+    output, _ = make.communicate(timeout=120)
+    return Killed(output, make.returncode, plugins, pending_custom_creates(clone))
