@@ -242,7 +242,8 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
         if not recovery.run(["pulumi", "cancel", "--yes"]):
             return 1
     if pending:
-        say(f"- {plural(len(pending), 'operation')} pending, its outcome unknown to the state:")
+        their = "its" if len(pending) == 1 else "their"
+        say(f"- {plural(len(pending), 'operation')} pending, {their} outcome unknown to the state:")
         for op in pending:
             say(f"    {operation_line(op)}")
         creates = [op for op in pending if op["type"] == "creating"]
