@@ -221,3 +221,11 @@ def kill_up_and_its_runner(clone: Path) -> Killed:
     os.kill(engine.pid, signal.SIGKILL)
     output, _ = make.communicate(timeout=120)
     return Killed(output, make.returncode, plugins, pending_custom_creates(clone))
+
+
+def kill_up_when(clone: Path, what: str, ready: Callable[[], Any], timeout: float = 600) -> Killed:
+    """`make up`, then `kill -9` of its `pulumi up` as soon as `ready()` is true."""
+    make = start_make(clone, "up")
+    engine = engine_of(make)
+    wait_for(what, ready, timeout)
+    return kill_engine(make, engine, pending_custom_creates(clone))
