@@ -47,6 +47,8 @@ from commands.engine_processes import describe, leftovers_of, start_time, stop
 PREFIX = "[recover]"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 STACK_TYPE = "pulumi:pulumi:Stack"
+# libyaml's safe loader when PyYAML has it: rendered CRDs make a second of the pure-Python one.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Key = tuple[str, str, str, str]
 """A Kubernetes object: apiVersion, kind, namespace ("" when cluster-scoped), name."""
 
@@ -155,7 +157,7 @@ def orphan_manifests(dirs: Iterable[Path], owned: set[Key]) -> list[Path]:
     for folder in dirs:
         for path in sorted(folder.rglob("*.yaml")):
             try:
-                manifest = yaml.safe_load(path.read_text())
+                manifest = yaml.load(path.read_text(), Loader=SAFE_LOADER)
             except (OSError, yaml.YAMLError):
                 continue
             key = object_key(manifest) if isinstance(manifest, dict) else None
@@ -178,10 +180,8 @@ class Recovery:
     stack: str
     project: Path
     report_only: bool
-    lines: list[str]
 
     def say(self, line: str) -> None:
-        self.lines.append(line)
         print(f"{PREFIX} {line}", flush=True)
 
     def run(self, command: list[str]) -> bool:
@@ -201,7 +201,7 @@ class Recovery:
 
 
 def recover(stack: str, project: Path, report_only: bool) -> int:
-    recovery = Recovery(stack, project, report_only, [])
+    recovery = Recovery(stack, project, report_only)
     say = recovery.say
     name = (yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}).get("name", "")
     exported = pulumi(stack, "stack", "export")
