@@ -215,14 +215,15 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
     live = [lock for lock in locks if lock.state() != "gone"]
     stale = [lock for lock in locks if lock.state() == "gone"]
 
-    if stale or pending or stray:
+    if stray:  # not state: stopped by previews too, and whatever holds the stack
+        stop(stray)
+    if (stale or pending or stray) and not live:
         who = f" ({stale[0].holder()})" if stale else ""
         say(
             f"the last engine run of `{stack}`{who} did not finish (killed or crashed); "
             "what it left, and what this does about it:"
         )
-    if stray:  # not state: stopped by previews too
-        stop(stray)
+    if stray:
         say(
             f"- {plural(len(stray), 'plugin process', 'es')} still running: "
             f"{describe(stray)}; stopped"
@@ -234,9 +235,9 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
             say(
                 f"  if no update runs there, `pulumi cancel --yes --stack {stack}` removes the lock"
             )
-    if live and not report_only:
+    if live:  # its pending operations and half-rendered files are that update's own, under way
         say("  not touching the stack while another update holds it; run `make up` again after it")
-        return 1
+        return 0 if report_only else 1
     if stale:
         say(f"- its lock on the stack, which every update would refuse: {stale[0].path}")
         if not recovery.run(["pulumi", "cancel", "--yes"]):

@@ -119,3 +119,17 @@ def test_plugins_are_named_by_their_program() -> None:
     assert program_name(f"/x/.venv/bin/python {bin_dir}/pulumi-language-python-exec --monitor") == (
         "python pulumi-language-python-exec"
     )
+
+
+def test_a_lock_held_by_a_running_pulumi_is_live(tmp_path: Path) -> None:
+    pulumi = tmp_path / "bin" / "pulumi"  # a stand-in: a process whose program is named pulumi
+    pulumi.parent.mkdir()
+    pulumi.symlink_to("/bin/sleep")
+    running = subprocess.Popen([str(pulumi), "30"])
+    try:
+        lock(tmp_path / "state", running.pid, socket.gethostname())
+        [found] = file_locks((tmp_path / "state").as_uri(), "gpu-model-platform", "local")
+        assert found.state() == "running"
+    finally:
+        running.kill()
+        running.wait()
