@@ -3,8 +3,9 @@
 `pulumi` starts each plugin (the Python language host and the program it runs, the Kubernetes
 provider, the policy analyzer and its Python) in a process group of its own, so neither a signal to
 pulumi's group nor the death of pulumi reaches them. Killed with `kill -9`, pulumi leaves them
-running: the Go plugins stop at their next health check of the engine (every five minutes), the
-Python policy analyzer never does. What every plugin does inherit is pulumi's environment, so the
+running: the language host stops at its next health check of the engine (every five minutes),
+the Kubernetes provider was seen running half an hour later, the Python policy analyzer never
+stops. What every plugin does inherit is pulumi's environment, so the
 run that starts pulumi (commands.engine_run) marks it with MARKER: its own pid, that pid's start
 time (pids are reused) and the project folder. A marked process whose run is gone is a leftover.
 
