@@ -110,11 +110,17 @@ ON_CLUSTER = test "$(STACK)" != local || test -n "$$($(PULUMI) config get kubeco
 # state of every old resource, those the update is about to delete included, so a model moving
 # from its HPA to a KEDA ScaledObject failed serving-completeness ("scaled by
 # HorizontalPodAutoscaler and ScaledObject") on the HPA being deleted.
+# An interrupted run (kill -9, a crash) is recovered from first: commands/recover.py says what it
+# left (plugin processes, the stack's lock, pending operations, orphan manifests) and clears it.
+# Every engine run goes through commands/engine_run.py, so no plugin process outlives it.
+ENGINE_RUN := python -m commands.engine_run
+
 up: stack policy-config
+	@python -m commands.recover --stack $(STACK)
 	@if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
-		$(PULUMI) refresh --yes --skip-preview; fi; \
+		$(ENGINE_RUN) $(PULUMI) refresh --yes --skip-preview; fi; \
 	echo "$(PULUMI) up --yes $(POLICIES)"; \
-	$(PULUMI) up --yes $(POLICIES)
+	$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES)
 
 # One engine run: the diff people read goes to build/preview-<stack>.diff and the engine's event
 # stream to build/preview-<stack>.jsonl (`--event-log`, the flag the Automation API uses, shown
@@ -134,11 +140,12 @@ stale-preview:
 
 preview: stale-preview stack
 	@mkdir -p build
+	@python -m commands.recover --stack $(STACK) --report-only
 	@status=0; python -m policies.config_check policies/config/$(STACK).json \
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; \
-	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(PULUMI) preview --diff $(POLICIES) \
-		$(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl > build/preview-$(STACK).diff \
-		2>&1 || status=$$?; fi; \
+	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(ENGINE_RUN) $(PULUMI) preview \
+		--diff $(POLICIES) $(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl \
+		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
 	if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
 			--out build/policy-report-$(STACK).json || status=$${status/#0/1}; fi; \
@@ -160,7 +167,8 @@ drift: stack
 		"refresh from, so nothing can have drifted; make cluster-up or set kubeconfig to check one"; fi
 
 destroy: stack
-	$(PULUMI) destroy --yes
+	@python -m commands.recover --stack $(STACK)
+	$(ENGINE_RUN) $(PULUMI) destroy --yes
 
 # dev and prod also need the AWS and Docker provider plugins, at the SDK pins of requirements.txt.
 # `pulumi plugin install` downloads them from Pulumi's plugin site: CI can reach it, the machines
