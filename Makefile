@@ -136,7 +136,8 @@ preview: stale-preview stack
 		2>&1 || status=$$?; fi; \
 	if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
-			--out build/policy-report-$(STACK).json || status=$${status/#0/1}; fi; \
+			--out build/policy-report-$(STACK).json --policy-config policies/config/$(STACK).json \
+			|| status=$${status/#0/1}; fi; \
 	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
 		--fold-to-path || status=$${status/#0/1}; \

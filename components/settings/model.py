@@ -23,9 +23,10 @@ from components.facts.types import (
     IamRoleArn,
     ImageRegistry,
     Ipv4Cidr,
+    KubernetesRelease,
     ProjectPath,
 )
-from components.facts.versions import KEDA
+from components.facts.versions import KEDA, KUBERNETES_RELEASE
 from components.settings.aws import (
     AWS_ONLY,
     REQUIRED_ON_AWS,
@@ -38,6 +39,7 @@ from components.settings.base import Problem
 from components.settings.charts import (
     DCGM_EXPORTER,
     KUBE_PROMETHEUS_STACK,
+    ChartPin,
     is_remote,
     local_chart_problem,
 )
@@ -64,6 +66,8 @@ class PlatformSettings(BaseModel):
     # Monitoring: chart sources (settings/charts.py), Prometheus and Alertmanager settings.
     prometheus_stack_chart: str = Field(alias="prometheusStackChart")
     dcgm_exporter_chart: str = Field(alias="dcgmExporterChart")
+    charts_directory: str = Field(alias="chartsDirectory")
+    kubernetes_version: KubernetesRelease | None = Field(alias="kubernetesVersion")
     prometheus_retention: PrometheusDuration = Field(alias="prometheusRetention")
     prometheus_resources: PrometheusResources = Field(alias="prometheusResources")
     alert_routes: list[AlertRoute] = Field(alias="alertRoutes")
@@ -104,6 +108,7 @@ class PlatformSettings(BaseModel):
         "system_node_group",
         "image_versions_kept",
         "control_plane_log_retention_days",
+        "kubernetes_version",
         mode="before",
     )
     @classmethod
@@ -131,6 +136,21 @@ class PlatformSettings(BaseModel):
     def renders_manifests(self) -> bool:
         """No cluster given: every Kubernetes object is written to render_directory instead."""
         return not self.kubeconfig
+
+    @property
+    def chart_kubernetes_version(self) -> str:
+        """The version charts are rendered for: the setting, or the platform's pinned release."""
+        return self.kubernetes_version or KUBERNETES_RELEASE
+
+    def chart_source(self, pin: ChartPin) -> str:
+        """Where `pin` comes from: its key, else chartsDirectory when the chart is there, else ""
+        (skipped on local; dev and prod require the key)."""
+        field = next(field for field, chart in CHART_KEYS.items() if chart == pin)
+        configured: str = getattr(self, field)
+        if configured or self.on_aws:
+            return configured
+        candidate = Path(self.charts_directory) / pin.name
+        return candidate.as_posix() if (Path.cwd() / candidate / "Chart.yaml").is_file() else ""
 
     @property
     def on_aws(self) -> bool:
@@ -168,7 +188,13 @@ def _is_set(value: Any) -> bool:
 def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
     project = Path.cwd()  # the engine runs the program in the project folder
     for field, pin in CHART_KEYS.items():
-        source: str = getattr(settings, field)
+        source = settings.chart_source(pin)
+        if source and not getattr(settings, field):
+            # Taken from chartsDirectory: a wrong chart there is that key's problem.
+            problem = local_chart_problem(source, pin, project)
+            if problem:
+                yield ("chartsDirectory",), problem
+            continue
         if not source:
             if settings.on_aws:
                 yield (
