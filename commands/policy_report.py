@@ -92,8 +92,10 @@ def summary(report: dict[str, Any]) -> str:
     exemptions = report.get("exemptions") or []
     if exemptions:
         findings = sum(len(exemption["findings"]) for exemption in exemptions)
+        objects = len({exemption["resource"] for exemption in exemptions})
         lines.append(
-            f"  exempt by the pack's config: {findings} findings on {len(exemptions)} objects"
+            f"  exempt by the pack's config: {findings} findings in {len(exemptions)} "
+            f"exemptions, on {objects} objects"
         )
         lines += [
             f"  [exempt] {e['policy']} ({e['resource']}): {len(e['findings'])} finding(s): "
