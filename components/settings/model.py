@@ -147,7 +147,7 @@ class PlatformSettings(BaseModel):
         (skipped on local; dev and prod require the key)."""
         field = next(field for field, chart in CHART_KEYS.items() if chart == pin)
         configured: str = getattr(self, field)
-        if configured or self.on_aws:
+        if configured or self.on_aws or pin not in DIRECTORY_CHARTS:
             return configured
         candidate = Path(self.charts_directory) / pin.name
         return candidate.as_posix() if (Path.cwd() / candidate / "Chart.yaml").is_file() else ""
@@ -175,6 +175,11 @@ CHART_KEYS = {
     "dcgm_exporter_chart": DCGM_EXPORTER,
     "keda_chart": KEDA,
 }
+# The charts an empty key takes from chartsDirectory on local: the monitoring stack's, which
+# helm.v3.Chart renders for the stack's Kubernetes version (components/monitoring/component.py).
+# KEDA's key stays explicit: helm.v4.Chart (components/autoscaling) renders without a cluster for
+# Kubernetes 1.20, which its chart refuses (environment_problems).
+DIRECTORY_CHARTS = (KUBE_PROMETHEUS_STACK, DCGM_EXPORTER)
 
 
 def _key(field: str) -> str:

@@ -13,6 +13,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from components.facts.gpu import gpu_node_affinity, gpu_toleration
+from components.facts.versions import KEDA
 from components.monitoring import values
 from components.monitoring.generated_password import ALPHABET, PasswordProvider
 from components.settings import charts
@@ -213,6 +214,10 @@ def test_local_takes_a_chart_left_empty_from_the_charts_directory(tmp_path: Path
     )
     # Not there: skipped, as before.
     assert settings.chart_source(charts.DCGM_EXPORTER) == ""
+    # KEDA's key stays explicit: its helm.v4.Chart cannot render for the stack's version.
+    fake_chart(tmp_path / "keda", KEDA)
+    settings = parse_settings(stack_config("local", chartsDirectory=str(tmp_path)), "test")
+    assert settings.chart_source(KEDA) == ""
     assert settings.chart_kubernetes_version == "1.33.13"
     # A chart of another version there is refused, naming chartsDirectory.
     fake_chart(tmp_path / "dcgm-exporter", charts.ChartPin("dcgm-exporter", "3.0.0", ""))
