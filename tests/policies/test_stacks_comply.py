@@ -2,7 +2,8 @@
 
 The AWS provider cannot run here, so the pack cannot run on a dev or prod preview; instead each
 rule's check runs on what the program registers for dev and prod under Pulumi mocks (the same
-properties the engine would hand the pack), with the settings of policies/config/<stack>.json."""
+properties the engine would hand the pack), with the settings and exemptions of
+policies/config/<stack>.json."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from policies.docs import environment_config
 from policies.rules import ALL
-from policies.support import Rule
+from policies.support import EXEMPTIONS_KEY, Rule, apply_exemptions, resource_id
 from tests.support.mocks import run_program, stack_config
 
 
@@ -37,7 +38,15 @@ def test_every_rule_passes_on_what_the_stack_registers(environment: str) -> None
             continue
         for typ, props, registration in resources:
             extra = (registration.protect,) if rule.reads_protect else ()
-            assert rule.check(typ, props, config, *extra) == [], (rule.name, typ)
+            # As the pack does (policies/support.py): the config's exemptions, each reported
+            # once its finding no longer occurs.
+            found = apply_exemptions(
+                rule.name,
+                resource_id(typ, props),
+                rule.check(typ, props, config, *extra),
+                config[EXEMPTIONS_KEY],
+            )
+            assert found == [], (rule.name, typ)
 
 
 def test_the_aws_stacks_are_seen_by_the_aws_rules() -> None:
