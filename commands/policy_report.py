@@ -7,8 +7,10 @@ violation and a summary of what each policy checked:
       --policy-config policies/config/local.json
 
 With --policy-config, every exemption that config grants (policy, object, findings, reason) is in
-the report and the summary: an exempt finding is never silent. The pack itself reports an
-exemption whose finding no longer occurs (policies/support.py).
+the report, marked with whether its object is in this preview, and the summary counts those that
+are: an exempt finding is never silent, and an exemption of an object the preview does not hold
+(the charts skipped, say) is not counted as one. The pack itself reports an exemption whose
+finding no longer occurs on its object (policies/support.py).
 
 Exit status 1 when a mandatory policy was violated, else 0.
 """
@@ -22,12 +24,25 @@ from pathlib import Path
 from typing import Any
 
 from commands.engine_events import read_events
+from policies.support import resource_id
 
 
-def exemptions_of(policy_config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every exemption a pack config grants, with the policy granting it."""
+def previewed_objects(events: list[dict[str, Any]]) -> set[str]:
+    """Every object of the preview (planned or kept), named as exemptions name it."""
+    found = set()
+    for event in events:
+        metadata = event.get("resourcePreEvent", {}).get("metadata")
+        if metadata:
+            state = metadata.get("new") or metadata.get("old") or {}
+            found.add(resource_id(metadata["type"], state.get("inputs") or {}))
+    return found
+
+
+def exemptions_of(policy_config: dict[str, Any], previewed: set[str]) -> list[dict[str, Any]]:
+    """Every exemption a pack config grants, with the policy granting it and whether its object
+    is in the preview."""
     return [
-        {"policy": policy, **exemption}
+        {"policy": policy, **exemption, "inPreview": exemption["resource"] in previewed}
         for policy, settings in sorted(policy_config.items())
         if isinstance(settings, dict)
         for exemption in settings.get("exemptions") or []
@@ -66,7 +81,7 @@ def build_report(
         "packs": packs,
         "policies": dict(sorted(checked.items())),
         "violations": violations,
-        "exemptions": exemptions_of(policy_config or {}),
+        "exemptions": exemptions_of(policy_config or {}, previewed_objects(events)),
         "mandatoryViolations": len(mandatory),
         "advisoryViolations": len(violations) - len(mandatory),
         "passed": not mandatory,
@@ -89,7 +104,8 @@ def summary(report: dict[str, Any]) -> str:
             f"  [{violation['enforcement']}/{violation['severity']}] {violation['policy']} "
             f"({resource}): {violation['message']}"
         )
-    exemptions = report.get("exemptions") or []
+    granted = report.get("exemptions") or []
+    exemptions = [e for e in granted if e["inPreview"]]
     if exemptions:
         findings = sum(len(exemption["findings"]) for exemption in exemptions)
         objects = len({exemption["resource"] for exemption in exemptions})
@@ -102,6 +118,11 @@ def summary(report: dict[str, Any]) -> str:
             f"{e['reason']}"
             for e in exemptions
         ]
+    if len(granted) > len(exemptions):
+        lines.append(
+            f"  {len(granted) - len(exemptions)} exemptions of the pack's config name objects "
+            "not in this preview"
+        )
     return "\n".join(lines)
 
 
