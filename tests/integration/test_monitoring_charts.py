@@ -22,8 +22,11 @@ from commands.policy_report import build_report
 from components.facts import labels
 from components.monitoring.crds import CrdLoader
 from components.monitoring.scrape import GPU_MEMORY_USED_MIB, GPU_UTIL
+from policies.rules import ALL
+from policies.support import resource_id
 from tests.support.engine import ROOT, LocalStack
 from tests.support.monitoring_checks import selects
+from tests.support.policy_config import findings, rule_settings
 
 pytestmark = pytest.mark.engine
 
@@ -122,6 +125,30 @@ def test_chart_objects_pass_the_pack_with_only_the_listed_exemptions(
         "gpu-model-platform:autoscaling:KedaAutoscaling": 6,
     }
     assert all("CustomResourceDefinition" not in kinds for kinds in per_chart.values())
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_dev_and_prod_exempt_the_same_chart_findings_as_local(
+    charted: tuple[LocalStack, dict[str, Any]], environment: str
+) -> None:
+    """dev and prod render these charts at the same versions and values, but only on EKS (under
+    mocks no chart object exists): each resource rule, at that stack's settings and exemptions,
+    on the chart objects rendered here. What remains is image-provenance alone: their
+    allow-lists hold only ECR, where the chart images are not (yet) mirrored."""
+    stack, _ = charted
+    resources = stack.state()["deployment"]["resources"]
+    found: dict[tuple[str, str], list[str]] = {}
+    for rule in ALL:
+        if rule.stack_level:
+            continue
+        config = rule_settings(rule, environment)
+        for r in resources:
+            if "helm.sh/v3:Chart" not in r.get("parent", ""):
+                continue
+            kept = findings(rule, r["type"], r["inputs"], config, False)
+            if kept:
+                found[(rule.name, resource_id(r["type"], r["inputs"]))] = kept
+    assert {rule for rule, _ in found} == {"image-provenance"}, found
 
 
 def test_a_second_preview_plans_no_change(charted: tuple[LocalStack, dict[str, Any]]) -> None:

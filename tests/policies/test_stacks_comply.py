@@ -7,22 +7,11 @@ policies/config/<stack>.json."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from policies.docs import environment_config
 from policies.rules import ALL
-from policies.support import EXEMPTIONS_KEY, Rule, apply_exemptions, resource_id
 from tests.support.mocks import run_program, stack_config
-
-
-def settings(rule: Rule, environment: str) -> dict[str, Any]:
-    own = environment_config(environment).get(rule.name)
-    overrides = (
-        {k: v for k, v in own.items() if k != "enforcementLevel"} if isinstance(own, dict) else {}
-    )
-    return {**rule.defaults(), **overrides}
+from tests.support.policy_config import findings, rule_settings
 
 
 @pytest.mark.parametrize("environment", ["local", "dev", "prod"])
@@ -31,21 +20,14 @@ def test_every_rule_passes_on_what_the_stack_registers(environment: str) -> None
     resources = [(r.typ, r.inputs, mocks.registration(r)) for r in mocks.resources]
     assert any(typ == "kubernetes:apps/v1:Deployment" for typ, _, _ in resources)
     for rule in ALL:
-        config = settings(rule, environment)
+        config = rule_settings(rule, environment)
         if rule.stack_level:
             stack = [(typ, props, reg.urn) for typ, props, reg in resources]
             assert rule.check(stack, config) == [], rule.name
             continue
         for typ, props, registration in resources:
-            extra = (registration.protect,) if rule.reads_protect else ()
-            # As the pack does (policies/support.py): the config's exemptions, each reported
-            # once its finding no longer occurs.
-            found = apply_exemptions(
-                rule.name,
-                resource_id(typ, props),
-                rule.check(typ, props, config, *extra),
-                config[EXEMPTIONS_KEY],
-            )
+            # As the pack does: the config's exemptions, each reported once its finding is gone.
+            found = findings(rule, typ, props, config, registration.protect)
             assert found == [], (rule.name, typ)
 
 
