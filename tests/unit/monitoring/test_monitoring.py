@@ -22,7 +22,6 @@ from components.settings.load import ConfigError, parse_settings
 from components.settings.monitoring import PrometheusResources
 from tests.support.mocks import RecordingMocks, run_program, stack_config
 
-CHART = "kubernetes:helm.sh/v3:Chart"
 HELM_TEMPLATE = "kubernetes:helm:template"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 MODELS = ("digits", "iris")
