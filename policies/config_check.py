@@ -68,11 +68,11 @@ def value_problems(where: str, value: Any, schema: Mapping[str, Any]) -> list[st
         return [f"{where}: {json.dumps(value)} is below the minimum {schema['minimum']}"]
     if "enum" in schema and value not in schema["enum"]:
         return [f"{where}: {json.dumps(value)} is not one of {json.dumps(schema['enum'])}"]
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
         return [f"{where}: {json.dumps(value)} does not match {schema['pattern']}"]
-    if "minLength" in schema and len(value) < schema["minLength"]:
+    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         return [f"{where}: {json.dumps(value)} is shorter than {schema['minLength']} characters"]
-    if "minItems" in schema and len(value) < schema["minItems"]:
+    if isinstance(value, list) and len(value) < schema.get("minItems", 0):
         return [f"{where}: has {len(value)} items, fewer than {schema['minItems']}"]
     if isinstance(value, dict):
         return _object_problems(where, value, schema)

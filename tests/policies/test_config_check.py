@@ -4,6 +4,7 @@ mistake the CLI would let through is named with the file, the policy and the set
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def test_the_shipped_configs_are_valid(stack: str) -> None:
     assert check_file(ROOT / f"policies/config/{stack}.json") == []
 
 
-def keywords(schema: dict[str, Any]) -> set[str]:
+def keywords(schema: Mapping[str, Any]) -> set[str]:
     """Every JSON Schema keyword in `schema`, nested ones (items, properties) included."""
     found = set(schema)
     if "items" in schema:
