@@ -12,6 +12,7 @@ Exit status: 0 when the file is valid, 2 otherwise.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,24 @@ ENFORCEMENT_KEY = "enforcementLevel"
 ALL_POLICIES = "all"
 # The JSON Schema keywords the rules' settings use, and so the ones checked here; a rule using
 # another would have it silently ignored, so tests/policies/test_config_check.py refuses that.
-SUPPORTED_KEYWORDS = frozenset({"type", "items", "minimum", "enum", "default", "description"})
+# The object keywords, pattern and the length minimums are those of the exemptions every resource
+# rule takes (policies/support.py).
+SUPPORTED_KEYWORDS = frozenset(
+    {
+        "type",
+        "items",
+        "minimum",
+        "enum",
+        "default",
+        "description",
+        "properties",
+        "required",
+        "additionalProperties",
+        "pattern",
+        "minItems",
+        "minLength",
+    }
+)
 # A config file is a few hundred bytes.
 MAX_CONFIG_BYTES = 64 * 1024
 
@@ -35,11 +53,12 @@ _JSON_TYPES: Mapping[str, tuple[type, ...]] = {
     "string": (str,),
     "boolean": (bool,),
     "array": (list,),
+    "object": (dict,),
 }
 
 
 def value_problems(where: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
-    """How `value` breaks the part of JSON Schema the rules use (type, items, minimum, enum)."""
+    """How `value` breaks the part of JSON Schema the rules use (SUPPORTED_KEYWORDS)."""
     wanted = schema["type"]
     # JSON's true is not an integer, though Python's bool is an int.
     is_bool_as_number = isinstance(value, bool) and wanted != "boolean"
@@ -49,12 +68,32 @@ def value_problems(where: str, value: Any, schema: Mapping[str, Any]) -> list[st
         return [f"{where}: {json.dumps(value)} is below the minimum {schema['minimum']}"]
     if "enum" in schema and value not in schema["enum"]:
         return [f"{where}: {json.dumps(value)} is not one of {json.dumps(schema['enum'])}"]
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        return [f"{where}: {json.dumps(value)} does not match {schema['pattern']}"]
+    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
+        return [f"{where}: {json.dumps(value)} is shorter than {schema['minLength']} characters"]
+    if isinstance(value, list) and len(value) < schema.get("minItems", 0):
+        return [f"{where}: has {len(value)} items, fewer than {schema['minItems']}"]
+    if isinstance(value, dict):
+        return _object_problems(where, value, schema)
     if isinstance(value, list) and "items" in schema:
         found: list[str] = []
         for index, item in enumerate(value):
             found += value_problems(f"{where}[{index}]", item, schema["items"])
         return found
     return []
+
+
+def _object_problems(where: str, value: dict[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    required = schema.get("required", ())
+    found = [f"{where}: {key} is required" for key in required if key not in value]
+    for key, item in value.items():
+        if key in properties:
+            found += value_problems(f"{where}.{key}", item, properties[key])
+        elif schema.get("additionalProperties", True) is False:
+            found.append(f"{where}.{key}: unknown key (allowed: {', '.join(properties)})")
+    return found
 
 
 def config_problems(config: Any, rules: Sequence[Rule] = ALL) -> list[str]:
@@ -87,11 +126,11 @@ def config_problems(config: Any, rules: Sequence[Rule] = ALL) -> list[str]:
                     problems.append(
                         f"{where}: {json.dumps(value)} is not one of {ENFORCEMENT_LEVELS}"
                     )
-            elif key not in rule.config:
-                settings = ", ".join(sorted(rule.config)) or "none"
+            elif key not in rule.schema():
+                settings = ", ".join(sorted(rule.schema())) or "none"
                 problems.append(f"{where}: unknown setting (the policy's settings: {settings})")
             else:
-                problems += value_problems(where, value, rule.config[key])
+                problems += value_problems(where, value, rule.schema()[key])
     return problems
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from policies.rules import ALL
 from policies.rules.kubernetes.pod_security import CONTROLS
-from policies.support import PACK_NAME, Rule
+from policies.support import EXEMPTIONS_KEY, PACK_NAME, Rule
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 ENVIRONMENTS = ("local", "dev", "prod")
@@ -91,6 +91,26 @@ def render() -> str:
                 )
         if rule.name == "pod-security":
             lines += control_table()
+    lines += [
+        "",
+        "## Exemptions",
+        "",
+        "A finding a named object may have, granted in a stack's config under the policy's",
+        "`exemptions` (`{resource, findings, reason}`): only the exact findings listed are",
+        "exempt, every one is listed in the policy report, and an exemption whose finding no",
+        "longer occurs is itself a violation. Each chart object that must break a rule is here.",
+        "",
+        "| stack | policy | object | findings | reason |",
+        "|---|---|---|---|---|",
+    ]
+    for env in ENVIRONMENTS:
+        for rule in ALL:
+            own = configs[env].get(rule.name)
+            for exemption in own.get(EXEMPTIONS_KEY, []) if isinstance(own, dict) else []:
+                lines.append(
+                    f"| {env} | {rule.name} | `{exemption['resource']}` | "
+                    f"{len(exemption['findings'])} | {exemption['reason']} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,59 @@ from pulumi_policy.proxy import UnknownValueError
 
 PACK_NAME = "gpu-model-platform"
 
+# Every resource rule takes `exemptions` in its config: findings a named object may have, each
+# with its reason. A finding is exempt only as written (its exact message), so a new finding on
+# the same object still fails; an exemption whose finding no longer occurs is itself reported,
+# so none outlives its cause. The policy report lists every one (commands/policy_report.py).
+EXEMPTIONS_KEY = "exemptions"
+EXEMPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "default": [],
+    "description": (
+        "Findings a named object may have, each with why: "
+        '[{"resource": "Kind namespace/name", "findings": [exact messages], "reason": "..."}]'
+    ),
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["resource", "findings", "reason"],
+        "properties": {
+            "resource": {"type": "string", "pattern": "^[A-Za-z]+ ([a-z0-9-]+/)?[a-z0-9.-]+$"},
+            "findings": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+            "reason": {"type": "string", "minLength": 10},
+        },
+    },
+}
+
+
+def resource_id(resource_type: str, props: Mapping[str, Any]) -> str:
+    """How an exemption names an object: `Kind namespace/name`, or `Kind name` if cluster-wide."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    metadata = props.get("metadata") if isinstance(props, Mapping) else None
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    name, namespace = metadata.get("name") or "(unnamed)", metadata.get("namespace")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+def apply_exemptions(
+    rule: str, resource: str, findings: list[str], exemptions: list[Mapping[str, Any]]
+) -> list[str]:
+    """`findings` without those exempt for `resource`, plus one per exempt finding that no longer
+    occurs (a stale exemption must go, or it would silently cover a later regression)."""
+    exempt = {
+        finding
+        for exemption in exemptions
+        if exemption.get("resource") == resource
+        for finding in exemption.get("findings") or []
+    }
+    kept = [finding for finding in findings if finding not in exempt]
+    stale = sorted(exempt - set(findings))
+    return kept + [
+        f"the exemption of {resource} from {rule} for {finding!r} matches no finding any more; "
+        "remove it from the pack's config"
+        for finding in stale
+    ]
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -42,11 +95,15 @@ class Rule:
     def critical(self) -> bool:
         return self.severity in (Severity.CRITICAL, Severity.HIGH)
 
+    def schema(self) -> dict[str, Mapping[str, Any]]:
+        """The config schema: the rule's settings, and exemptions for a resource rule."""
+        return {**self.config, **({} if self.stack_level else {EXEMPTIONS_KEY: EXEMPTIONS_SCHEMA})}
+
     def defaults(self) -> dict[str, Any]:
-        return {key: spec["default"] for key, spec in self.config.items() if "default" in spec}
+        return {key: spec["default"] for key, spec in self.schema().items() if "default" in spec}
 
     def policy(self) -> ResourceValidationPolicy | StackValidationPolicy:
-        schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()})
+        schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.schema().items()})
         common: dict[str, Any] = {
             "name": self.name,
             "description": f"{self.description} {self.why}",
@@ -86,10 +143,14 @@ class Rule:
     def _validate_resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
         config = self._config(args.get_config())
         extra = (bool(args.opts.protect),) if self.reads_protect else ()
-        self._report(
-            report,
-            lambda: [(m, None) for m in self.check(args.resource_type, args.props, config, *extra)],
-        )
+        resource = resource_id(args.resource_type, args.props)
+
+        def run() -> list[tuple[str, str | None]]:
+            findings = self.check(args.resource_type, args.props, config, *extra)
+            kept = apply_exemptions(self.name, resource, findings, config[EXEMPTIONS_KEY])
+            return [(finding, None) for finding in kept]
+
+        self._report(report, run)
 
     def _validate_stack(self, args: StackValidationArgs, report: ReportViolation) -> None:
         config = self._config(args.get_config())

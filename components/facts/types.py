@@ -69,6 +69,18 @@ ModelName = Annotated[str, AfterValidator(_model_name)]
 ProjectPath = Annotated[str, AfterValidator(_relative_path)]
 """A path inside the project folder, kept relative so state does not depend on the clone's path."""
 
+_KUBERNETES_RELEASE = re.compile(r"^1\.[0-9]{1,2}\.[0-9]{1,3}$")
+
+
+def _kubernetes_release(value: str) -> str:
+    if not _KUBERNETES_RELEASE.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes release such as '1.33.13'")
+    return value
+
+
+KubernetesRelease = Annotated[str, AfterValidator(_kubernetes_release)]
+"""A Kubernetes release, major.minor.patch, as Helm's kubeVersion checks compare it."""
+
 _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
 _MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
 

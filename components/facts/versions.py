@@ -95,6 +95,10 @@ PROMETHEUS_OPERATOR = "v0.85.0"
 # Go module as v0.3XX.Y for release 3.XX.Y.
 PROMETHEUS_RELEASE = "3.6.0"
 PROMETHEUS_MODULE_VERSION = "v0.306.0"
+# Alertmanager v0.28.1, the image kube-prometheus-stack 77.14.0 deploys
+# (alertmanager.alertmanagerSpec.image.tag); amtool, built from the same module, checks our
+# Alertmanager config and its routes.
+ALERTMANAGER_VERSION = "v0.28.1"
 
 # --- Serving -----------------------------------------------------------------------------------
 # TF Serving: the base of every model image (the -gpu variant for models with GPUs).

@@ -2,10 +2,16 @@
 kube-state-metrics, node exporter), NVIDIA's DCGM exporter for GPU metrics, the
 prometheus-operator CRDs, and each model's ServiceMonitor, PrometheusRule and dashboard.
 
-Charts are pinned in components/facts/versions.py and rendered client-side by helm.v4.Chart,
-like the device plugin's: every object shows in the preview and passes the policy pack, and
-rendering works without a cluster (the `local` stack's manifests). helm.v3.Release would hand the
-objects to Helm inside the provider, unseen by the preview and the policies, and needs a cluster.
+Charts are pinned in components/facts/versions.py and rendered by helm.v3.Chart, which registers
+each object the chart makes as a resource of its own: every object shows in the preview, is
+diffed and passes the policy pack, and rendering needs no cluster (the `local` stack's
+manifests). helm.v4.Chart does the same, but in the pinned provider (4.25) it renders for the
+Kubernetes version and API versions it discovers from the cluster, and without one for Helm's
+built-in v1.20.0, which kube-prometheus-stack refuses (`kubeVersion: >=1.25.0-0`); v3 takes
+`kube_version` and `api_versions`. We give both always, on a cluster too: the objects then do not
+depend on what the cluster serves at preview (on a first deploy the operator's CRDs do not exist
+yet, and a chart checking `.Capabilities` for them would render differently before and after).
+helm.v3.Release would hand the objects to Helm inside the provider, unseen by the policies.
 
 A chart whose source is not set is skipped with a warning; the per-model objects and the CRDs
 they need are registered either way, so a cluster that gets the charts later is already wired.
@@ -21,15 +27,19 @@ import pulumi_kubernetes as k8s
 
 from components.catalog.spec import ModelSpec
 from components.facts import labels
-from components.facts.versions import DCGM_EXPORTER, KUBE_PROMETHEUS_STACK
-from components.monitoring.crds import CRD_PLURALS, OPERATOR_CRD_PLURALS, crd_bodies
+from components.facts.versions import DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, KUBERNETES_RELEASE
+from components.monitoring.crds import (
+    CRD_PLURALS,
+    OPERATOR_CRD_PLURALS,
+    ChartCapabilities,
+    crd_bodies,
+)
 from components.monitoring.generated_password import GeneratedPassword
 from components.monitoring.model_component import ModelMonitoring, ModelMonitoringArgs
 from components.monitoring.values import (
     GRAFANA_ADMIN_SECRET,
     GRAFANA_ADMIN_USER,
     GRAFANA_PASSWORD_LENGTH,
-    NODE_AGENT_NAMESPACE,
     dcgm_exporter_values,
     prometheus_stack_values,
     skipped_warning,
@@ -38,6 +48,7 @@ from components.settings.charts import ChartSource
 from components.settings.charts import chart_source as to_chart_source
 from components.settings.model import PlatformSettings
 from components.settings.monitoring import AlertRoute, PrometheusResources
+from components.target.namespaces import NODE_AGENTS_NAMESPACE
 from components.tokens import type_token
 
 
@@ -55,6 +66,10 @@ class MonitoringStackArgs:
     prometheus_stack: ChartSource | None = None
     """None: the chart's source is not set; it is skipped with a warning."""
     dcgm_exporter: ChartSource | None = None
+    kubernetes_version: str = KUBERNETES_RELEASE
+    """What the charts are rendered for (kubeVersion constraints, .Capabilities.KubeVersion)."""
+    node_agents_namespace: str = NODE_AGENTS_NAMESPACE
+    """Where node agents needing host access run (its own Pod Security level)."""
 
     @classmethod
     def from_settings(
@@ -63,7 +78,8 @@ class MonitoringStackArgs:
         provider: pulumi.ProviderResource,
         models: list[ModelSpec],
     ) -> MonitoringStackArgs:
-        stack, dcgm = settings.prometheus_stack_chart, settings.dcgm_exporter_chart
+        stack = settings.chart_source(KUBE_PROMETHEUS_STACK)
+        dcgm = settings.chart_source(DCGM_EXPORTER)
         return cls(
             provider=provider,
             platform_namespace=settings.platform_namespace,
@@ -74,6 +90,7 @@ class MonitoringStackArgs:
             alert_routes=list(settings.alert_routes),
             prometheus_stack=to_chart_source(stack, KUBE_PROMETHEUS_STACK) if stack else None,
             dcgm_exporter=to_chart_source(dcgm, DCGM_EXPORTER) if dcgm else None,
+            kubernetes_version=settings.chart_kubernetes_version,
         )
 
 
@@ -82,21 +99,26 @@ def _helm_chart(
     source: ChartSource,
     namespace: str,
     values: dict[str, Any],
+    capabilities: ChartCapabilities,
     opts: pulumi.ResourceOptions,
-) -> k8s.helm.v4.Chart:
-    return k8s.helm.v4.Chart(
-        name,
-        chart=source.chart,
-        version=source.version,
-        repository_opts=(
-            k8s.helm.v4.RepositoryOptsArgs(repo=source.repository) if source.repository else None
-        ),
-        namespace=namespace,
-        values=values,
+) -> k8s.helm.v3.Chart:
+    common: dict[str, Any] = {
+        "namespace": namespace,
+        "values": values,
         # The operator's CRDs are ours (crd_bodies); the chart's `crds/` would be a second owner.
-        skip_crds=True,
-        opts=opts,
-    )
+        "skip_crd_rendering": True,
+        "kube_version": capabilities.kube_version,
+        "api_versions": list(capabilities.api_versions),
+    }
+    config: k8s.helm.v3.ChartOpts | k8s.helm.v3.LocalChartOpts
+    if source.is_directory:
+        config = k8s.helm.v3.LocalChartOpts(path=source.chart, **common)
+    else:
+        fetch = k8s.helm.v3.FetchOpts(repo=source.repository) if source.repository else None
+        config = k8s.helm.v3.ChartOpts(
+            chart=source.chart, version=source.version, fetch_opts=fetch, **common
+        )
+    return k8s.helm.v3.Chart(name, config, opts=opts)
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -123,6 +145,7 @@ class MonitoringStack(pulumi.ComponentResource):
             for plural, body in crd_bodies(plurals).items()
         ]
         self.crds = sorted(plurals)
+        capabilities = ChartCapabilities.of(args.kubernetes_version, crd_bodies(plurals).values())
         after_crds = child.merge(pulumi.ResourceOptions(depends_on=crds))
 
         self.models = {}
@@ -155,7 +178,11 @@ class MonitoringStack(pulumi.ComponentResource):
                 opts=child,
             )
             values = prometheus_stack_values(
-                args.retention, args.prometheus_resources, args.alert_routes, GRAFANA_ADMIN_SECRET
+                args.retention,
+                args.prometheus_resources,
+                args.alert_routes,
+                GRAFANA_ADMIN_SECRET,
+                args.node_agents_namespace,
             )
             # Grafana reads its admin from the Secret: the chart starts after it exists.
             _helm_chart(
@@ -163,6 +190,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 args.prometheus_stack,
                 args.platform_namespace,
                 values,
+                capabilities,
                 after_crds.merge(pulumi.ResourceOptions(depends_on=[secret])),
             )
             self.charts[KUBE_PROMETHEUS_STACK.name] = KUBE_PROMETHEUS_STACK.version
@@ -174,8 +202,9 @@ class MonitoringStack(pulumi.ComponentResource):
             _helm_chart(
                 DCGM_EXPORTER.name,
                 args.dcgm_exporter,
-                NODE_AGENT_NAMESPACE,
+                args.node_agents_namespace,
                 dcgm_exporter_values(),
+                capabilities,
                 after_crds,
             )
             self.charts[DCGM_EXPORTER.name] = DCGM_EXPORTER.version

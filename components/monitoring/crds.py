@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +69,24 @@ def crd_bodies(plurals: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         document = yaml.load(path.read_text(), Loader=CrdLoader)
         bodies[plural] = {"metadata": document["metadata"], "spec": document["spec"]}
     return bodies
+
+
+@dataclass(frozen=True)
+class ChartCapabilities:
+    """What a chart is rendered for: Helm's `.Capabilities.KubeVersion`, and the API versions the
+    stack provides beyond Kubernetes' own (Helm adds these to its built-in set), each as
+    `group/version` and `group/version/Kind`, the forms `.Capabilities.APIVersions.Has` takes."""
+
+    kube_version: str
+    api_versions: tuple[str, ...]
+
+    @classmethod
+    def of(cls, kube_version: str, crds: Iterable[Mapping[str, Any]]) -> ChartCapabilities:
+        found: set[str] = set()
+        for crd in crds:
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                if version.get("served", True):
+                    group_version = f"{spec['group']}/{version['name']}"
+                    found |= {group_version, f"{group_version}/{spec['names']['kind']}"}
+        return cls(kube_version, tuple(sorted(found)))

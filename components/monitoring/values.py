@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from components.aws import device_plugin
 from components.facts.gpu import PLACEMENT_KEYS, gpu_node_agent_placement
 from components.facts.versions import ChartPin
 from components.settings.charts import load_values, merge_values
@@ -15,9 +14,6 @@ from components.settings.monitoring import AlertRoute, PrometheusResources
 
 PROMETHEUS_STACK_VALUES = Path(__file__).with_name("kube-prometheus-stack-values.yaml")
 DCGM_EXPORTER_VALUES = Path(__file__).with_name("dcgm-exporter-values.yaml")
-# Node agents with host paths and host networking cannot run under the restricted Pod Security
-# Standard of the platform's namespaces (see components/aws/device_plugin.py).
-NODE_AGENT_NAMESPACE = device_plugin.NAMESPACE
 GRAFANA_ADMIN_USER = "admin"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_PASSWORD_LENGTH = 32
@@ -62,6 +58,7 @@ def prometheus_stack_values(
     resources: PrometheusResources,
     routes: list[AlertRoute],
     grafana_admin_secret: str,
+    node_agents_namespace: str,
     values_file: Path = PROMETHEUS_STACK_VALUES,
 ) -> dict[str, Any]:
     owned = {
@@ -82,7 +79,7 @@ def prometheus_stack_values(
                 "passwordKey": "admin-password",
             }
         },
-        "prometheus-node-exporter": {"namespaceOverride": NODE_AGENT_NAMESPACE},
+        "prometheus-node-exporter": {"namespaceOverride": node_agents_namespace},
     }
     return merge_values(load_values(values_file, PROMETHEUS_STACK_OWNED, OWNER), owned)
 
@@ -95,7 +92,9 @@ def dcgm_exporter_values(values_file: Path = DCGM_EXPORTER_VALUES) -> dict[str, 
 
 def skipped_warning(pin: ChartPin, key: str) -> str:
     return (
-        f"monitoring: {key} is not set, so the {pin.name} chart ({pin.version}) is skipped; set "
-        f"it to {pin.repository} or to a directory holding the chart (`pulumi config set {key} "
-        "...`). Each model's ServiceMonitor, PrometheusRule and dashboard are still registered."
+        f"monitoring: {key} is not set and chartsDirectory holds no {pin.name} chart, so the "
+        f"{pin.name} chart ({pin.version}) is skipped; set {key} to {pin.repository} or to a "
+        f"directory holding the chart (`pulumi config set {key} ...`), or unpack the chart into "
+        "chartsDirectory. Each model's ServiceMonitor, PrometheusRule and dashboard are still "
+        "registered."
     )

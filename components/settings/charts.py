@@ -24,11 +24,16 @@ REMOTE_SCHEMES = ("https://", "http://", "oci://")
 
 @dataclass(frozen=True)
 class ChartSource:
-    """Arguments of a helm.v4.Chart: `chart` is a name, an oci:// reference or a directory."""
+    """Where helm.v3.Chart takes a chart from: `chart` is a name, an oci:// reference or a
+    directory (then `version` and `repository` are None)."""
 
     chart: str
     version: str | None
     repository: str | None
+
+    @property
+    def is_directory(self) -> bool:
+        return self.version is None
 
 
 def is_remote(source: str) -> bool:
@@ -60,7 +65,7 @@ def local_chart_problem(source: str, pin: ChartPin, project: Path) -> str | None
 
 
 def chart_source(source: str, pin: ChartPin) -> ChartSource:
-    """The helm.v4.Chart arguments for a validated, non-empty source."""
+    """The chart arguments for a validated, non-empty source."""
     if source.startswith("oci://"):
         return ChartSource(f"{source.rstrip('/')}/{pin.name}", pin.version, None)
     if is_remote(source):

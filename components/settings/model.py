@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from components.facts.gpu import GpuType
 from components.facts.types import (
@@ -26,9 +26,10 @@ from components.facts.types import (
     IamRoleArn,
     ImageRegistry,
     Ipv4Cidr,
+    KubernetesRelease,
     ProjectPath,
 )
-from components.facts.versions import KEDA
+from components.facts.versions import KEDA, KUBERNETES_RELEASE
 from components.settings.aws import (
     GpuNodeGroup,
     LogRetentionDays,
@@ -39,6 +40,7 @@ from components.settings.base import Problem
 from components.settings.charts import (
     DCGM_EXPORTER,
     KUBE_PROMETHEUS_STACK,
+    ChartPin,
     is_remote,
     local_chart_problem,
 )
@@ -61,6 +63,8 @@ class StackSettings(BaseModel):
     # Monitoring: chart sources (settings/charts.py), Prometheus and Alertmanager settings.
     prometheus_stack_chart: str = Field(alias="prometheusStackChart")
     dcgm_exporter_chart: str = Field(alias="dcgmExporterChart")
+    charts_directory: str = Field(alias="chartsDirectory")
+    kubernetes_version: KubernetesRelease | None = Field(alias="kubernetesVersion")
     prometheus_retention: PrometheusDuration = Field(alias="prometheusRetention")
     prometheus_resources: PrometheusResources = Field(alias="prometheusResources")
     alert_routes: list[AlertRoute] = Field(alias="alertRoutes")
@@ -70,6 +74,12 @@ class StackSettings(BaseModel):
     autoscaling_prometheus_url: str = Field(
         alias="autoscalingPrometheusUrl", pattern=r"^$|^https?://\S+$"
     )
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # Pulumi.yaml's default "" means "the release the platform pins" (chart_kubernetes_version).
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _check_stack(self) -> StackSettings:
@@ -86,6 +96,21 @@ class StackSettings(BaseModel):
     @property
     def on_aws(self) -> bool:
         return self.environment != "local"
+
+    @property
+    def chart_kubernetes_version(self) -> str:
+        """The version charts are rendered for: the setting, or the platform's pinned release."""
+        return self.kubernetes_version or KUBERNETES_RELEASE
+
+    def chart_source(self, pin: ChartPin) -> str:
+        """Where `pin` comes from: its key, else chartsDirectory when the chart is there, else ""
+        (skipped on local; dev and prod require the key)."""
+        field = next(field for field, chart in CHART_KEYS.items() if chart == pin)
+        configured: str = getattr(self, field)
+        if configured or self.on_aws or pin not in DIRECTORY_CHARTS:
+            return configured
+        candidate = Path(self.charts_directory) / pin.name
+        return candidate.as_posix() if (Path.cwd() / candidate / "Chart.yaml").is_file() else ""
 
 
 class LocalSettings(StackSettings):
@@ -194,6 +219,11 @@ CHART_KEYS = {
     "dcgm_exporter_chart": DCGM_EXPORTER,
     "keda_chart": KEDA,
 }
+# The charts an empty key takes from chartsDirectory on local: the monitoring stack's, which
+# helm.v3.Chart renders for the stack's Kubernetes version (components/monitoring/component.py).
+# KEDA's key stays explicit: helm.v4.Chart (components/autoscaling) renders without a cluster for
+# Kubernetes 1.20, which its chart refuses (environment_problems).
+DIRECTORY_CHARTS = (KUBE_PROMETHEUS_STACK, DCGM_EXPORTER)
 
 
 def _key(field: str) -> str:
@@ -203,7 +233,13 @@ def _key(field: str) -> str:
 def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
     project = Path.cwd()  # the engine runs the program in the project folder
     for field, pin in CHART_KEYS.items():
-        source: str = getattr(settings, field)
+        source = settings.chart_source(pin)
+        if source and not getattr(settings, field):
+            # Taken from chartsDirectory: a wrong chart there is that key's problem.
+            problem = local_chart_problem(source, pin, project)
+            if problem:
+                yield ("chartsDirectory",), problem
+            continue
         if not source:
             if settings.on_aws:
                 yield (

@@ -1,5 +1,6 @@
 """The platform's namespaces: one for shared services, one for the models, both under the
-restricted Pod Security Standard so that nothing privileged can run there by accident."""
+restricted Pod Security Standard so that nothing privileged can run there by accident, and one
+for node agents that need the host, at the level they need and nothing else in it."""
 
 from __future__ import annotations
 
@@ -16,9 +17,19 @@ from components.settings.model import PlatformSettings
 from components.tokens import renamed, type_token
 
 POD_SECURITY_LEVEL = "restricted"
+# The node agents of the monitoring stack read the node itself: node-exporter uses the host's
+# network and PID namespaces and mounts / read-only (node CPU, memory, disk, network series), and
+# the DCGM exporter mounts the kubelet's pod-resources socket (which pod holds which GPU) and runs
+# as root with SYS_ADMIN for DCGM's profiling counters. Host namespaces and hostPath volumes are
+# refused even by the baseline standard, so they get a namespace of their own under privileged,
+# where only these DaemonSets run; the platform and models namespaces stay restricted.
+NODE_AGENTS_NAMESPACE = "node-agents"
+NODE_AGENTS_POD_SECURITY_LEVEL = "privileged"
 
 
-def namespace_metadata(name: str, role: str, environment: str) -> dict[str, Any]:
+def namespace_metadata(
+    name: str, role: str, environment: str, level: str = POD_SECURITY_LEVEL
+) -> dict[str, Any]:
     """Metadata of a platform namespace: ownership labels and Pod Security admission labels."""
     namespace_labels = {
         labels.PART_OF: labels.PART_OF_VALUE,
@@ -28,7 +39,7 @@ def namespace_metadata(name: str, role: str, environment: str) -> dict[str, Any]
     }
     # enforce rejects violating pods; audit and warn report them too, e.g. in `kubectl apply`.
     for mode in ("enforce", "audit", "warn"):
-        namespace_labels[f"{labels.POD_SECURITY_PREFIX}/{mode}"] = POD_SECURITY_LEVEL
+        namespace_labels[f"{labels.POD_SECURITY_PREFIX}/{mode}"] = level
         namespace_labels[f"{labels.POD_SECURITY_PREFIX}/{mode}-version"] = f"v{KUBERNETES_VERSION}"
     return {"name": name, "labels": namespace_labels}
 
@@ -84,6 +95,7 @@ class PlatformNamespacesArgs:
 class PlatformNamespaces(pulumi.ComponentResource):
     platform: pulumi.Output[str]
     models: pulumi.Output[str]
+    node_agents: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: PlatformNamespacesArgs, opts: pulumi.ResourceOptions | None = None
@@ -112,6 +124,19 @@ class PlatformNamespaces(pulumi.ComponentResource):
             spec=quota["spec"],
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[models]),
         )
+        node_agents = k8s.core.v1.Namespace(
+            f"{name}-node-agents",
+            metadata=namespace_metadata(
+                NODE_AGENTS_NAMESPACE,
+                "node-agents",
+                args.environment,
+                NODE_AGENTS_POD_SECURITY_LEVEL,
+            ),
+            opts=child,
+        )
         self.platform = _name_of(platform)
         self.models = _name_of(models)
-        self.register_outputs({"platform": self.platform, "models": self.models})
+        self.node_agents = _name_of(node_agents)
+        self.register_outputs(
+            {"platform": self.platform, "models": self.models, "nodeAgents": self.node_agents}
+        )

@@ -55,14 +55,14 @@ MONITORING_OBJECTS = (
 )
 # Without chart sources (the local default) only the CRDs of the kinds the models use.
 OPERATOR_CRDS = ("prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com")
-# The stack, the cluster component and its provider, the namespaces component, two namespaces and
-# the models namespace's GPU quota, the gated-image admission component with its policy and
-# binding, the monitoring component and its CRDs, the autoscaling component and KEDA's CRDs, then
-# per model its serving component and objects (an autoscaler each) and its monitoring component
-# and objects.
+# The stack, the cluster component and its provider, the namespaces component, three namespaces
+# (platform, models, node agents) and the models namespace's GPU quota, the gated-image admission
+# component with its policy and binding, the monitoring component and its CRDs, the autoscaling
+# component and KEDA's CRDs, then per model its serving component and objects (an autoscaler each)
+# and its monitoring component and objects.
 COMPONENTS = 5 + len(MODELS) * 2
 RENDERED = (
-    5
+    6
     + len(OPERATOR_CRDS)
     + len(KEDA_CRDS)
     + len(MODELS) * (len(SERVING_OBJECTS) + 1 + len(MONITORING_OBJECTS))
@@ -97,7 +97,12 @@ def stable_name(document: dict[str, Any]) -> str:
 def test_up_renders_the_namespaces_and_both_models_and_exports_them(deployed: LocalStack) -> None:
     kinds = sorted((d["kind"], stable_name(d)) for d in rendered(deployed).values())
     assert kinds == sorted(
-        [("Namespace", "gpu-platform"), ("Namespace", "models"), ("ResourceQuota", "gpu-quota")]
+        [
+            ("Namespace", "gpu-platform"),
+            ("Namespace", "models"),
+            ("Namespace", "node-agents"),
+            ("ResourceQuota", "gpu-quota"),
+        ]
         + [
             ("ValidatingAdmissionPolicy", POLICY_NAME),
             ("ValidatingAdmissionPolicyBinding", POLICY_NAME),
@@ -167,8 +172,8 @@ def test_both_models_render_their_service_monitor_rules_and_dashboard(
 
 def test_preview_says_the_monitoring_charts_are_skipped(deployed: LocalStack) -> None:
     output = deployed.preview().stdout
-    assert "prometheusStackChart is not set, so the kube-prometheus-stack chart" in output
-    assert "dcgmExporterChart is not set, so the dcgm-exporter chart" in output
+    assert "prometheusStackChart is not set and chartsDirectory holds no kube-prometheus" in output
+    assert "dcgmExporterChart is not set and chartsDirectory holds no dcgm-exporter" in output
     assert "kedaChart is not set, so the keda chart (2.20.2) is skipped" in output
 
 

@@ -4,6 +4,7 @@ mistake the CLI would let through is named with the file, the policy and the set
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,24 @@ def test_the_shipped_configs_are_valid(stack: str) -> None:
     assert check_file(ROOT / f"policies/config/{stack}.json") == []
 
 
+def keywords(schema: Mapping[str, Any]) -> set[str]:
+    """Every JSON Schema keyword in `schema`, nested ones (items, properties) included."""
+    found = set(schema)
+    if "items" in schema:
+        found |= keywords(schema["items"])
+    for nested in schema.get("properties", {}).values():
+        found |= keywords(nested)
+    return found
+
+
 def test_every_rule_setting_uses_only_the_keywords_checked() -> None:
     for rule in ALL:
-        for key, schema in rule.config.items():
-            assert set(schema) <= SUPPORTED_KEYWORDS, f"{rule.name}.{key}: {sorted(schema)}"
-            assert "items" not in schema or set(schema["items"]) <= SUPPORTED_KEYWORDS
+        for key, schema in rule.schema().items():
+            assert keywords(schema) <= SUPPORTED_KEYWORDS, f"{rule.name}.{key}: {sorted(schema)}"
+
+
+# A well-formed exemption; the cases below break one field each.
+EXEMPTION = {"resource": "Deployment a/b", "findings": ["b: a finding"], "reason": "ten chars+"}
 
 
 def written(tmp_path: Path, config: Any) -> Path:
@@ -58,6 +72,30 @@ def written(tmp_path: Path, config: Any) -> Path:
         (
             {"image-provenance": {"allowedRegistries": ["ok", 5]}},
             "image-provenance.allowedRegistries[1]: 5 is not of type string",
+        ),
+        (
+            {"probes": {"exemptions": [{"resource": "Deployment a/b", "findings": ["x"]}]}},
+            "probes.exemptions[0]: reason is required",
+        ),
+        (
+            {"probes": {"exemptions": [{**EXEMPTION, "reason": "because"}]}},
+            'probes.exemptions[0].reason: "because" is shorter than 10 characters',
+        ),
+        (
+            {"probes": {"exemptions": [{**EXEMPTION, "findings": []}]}},
+            "probes.exemptions[0].findings: has 0 items, fewer than 1",
+        ),
+        (
+            {"probes": {"exemptions": [{**EXEMPTION, "resource": "a/b"}]}},
+            'probes.exemptions[0].resource: "a/b" does not match',
+        ),
+        (
+            {"probes": {"exemptions": [{**EXEMPTION, "reasons": "a second reason"}]}},
+            "probes.exemptions[0].reasons: unknown key (allowed: resource, findings, reason)",
+        ),
+        (
+            {"gpu-budget": {"exemptions": [EXEMPTION]}},
+            "gpu-budget.exemptions: unknown setting",
         ),
     ],
 )

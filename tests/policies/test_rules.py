@@ -572,3 +572,67 @@ def test_gpu_capacity_comes_from_the_stacks_node_groups() -> None:
 )
 def test_gpus_per_instance(instance_type: str, gpus: int) -> None:
     assert gpus_per_instance(instance_type) == gpus
+
+
+class _ConfiguredArgs(_Args):
+    def __init__(self, resource_type: str, props: Any, config: dict[str, Any]) -> None:
+        super().__init__(resource_type, props)
+        self.config = config
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+
+def _reported(rule: Rule, props: Any, exemptions: list[dict[str, Any]]) -> list[str]:
+    reported: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        reported.append(message)
+
+    rule._validate_resource(
+        _ConfiguredArgs(DEPLOYMENT, props, {"exemptions": exemptions}),  # type: ignore[arg-type]
+        report,
+    )
+    return reported
+
+
+def test_an_exemption_covers_only_its_findings_on_its_object_and_goes_stale_loudly() -> None:
+    props = deployment()
+    props["metadata"]["namespace"] = "models"
+    props["spec"]["template"]["spec"]["hostNetwork"] = True
+    name = props["metadata"]["name"]
+    finding = f"{name}: uses the host's network namespace"
+    assert _reported(pod_security.RULE, props, []) == [finding]
+    exemption = {
+        "resource": f"Deployment models/{name}",
+        "findings": [finding],
+        "reason": "a test of the mechanism",
+    }
+    assert _reported(pod_security.RULE, props, [exemption]) == []
+    # Another object of the same name elsewhere is not exempt.
+    elsewhere = {**exemption, "resource": f"Deployment other/{name}"}
+    assert _reported(pod_security.RULE, props, [elsewhere]) == [finding]
+    # A new finding on the exempt object still fails.
+    props["spec"]["template"]["spec"]["hostPID"] = True
+    assert _reported(pod_security.RULE, props, [exemption]) == [
+        f"{name}: uses the host's pid namespace"
+    ]
+    # Once the cause is gone, the exemption is reported until it is removed.
+    del (
+        props["spec"]["template"]["spec"]["hostNetwork"],
+        props["spec"]["template"]["spec"]["hostPID"],
+    )
+    assert _reported(pod_security.RULE, props, [exemption]) == [
+        f"the exemption of Deployment models/{name} from pod-security for {finding!r} matches "
+        "no finding any more; remove it from the pack's config"
+    ]
+
+
+def test_every_resource_rule_takes_exemptions_with_a_reason() -> None:
+    for rule in ALL:
+        schema = rule.schema()
+        if rule.stack_level:
+            assert "exemptions" not in schema, rule.name
+            continue
+        items = schema["exemptions"]["items"]
+        assert items["required"] == ["resource", "findings", "reason"], rule.name

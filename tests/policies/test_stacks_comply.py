@@ -2,26 +2,16 @@
 
 The AWS provider cannot run here, so the pack cannot run on a dev or prod preview; instead each
 rule's check runs on what the program registers for dev and prod under Pulumi mocks (the same
-properties the engine would hand the pack), with the settings of policies/config/<stack>.json."""
+properties the engine would hand the pack), with the settings and exemptions of
+policies/config/<stack>.json."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from policies.docs import environment_config
 from policies.rules import ALL
-from policies.support import Rule
 from tests.support.mocks import run_program, stack_config
-
-
-def settings(rule: Rule, environment: str) -> dict[str, Any]:
-    own = environment_config(environment).get(rule.name)
-    overrides = (
-        {k: v for k, v in own.items() if k != "enforcementLevel"} if isinstance(own, dict) else {}
-    )
-    return {**rule.defaults(), **overrides}
+from tests.support.policy_config import findings, rule_settings
 
 
 @pytest.mark.parametrize("environment", ["local", "dev", "prod"])
@@ -30,14 +20,15 @@ def test_every_rule_passes_on_what_the_stack_registers(environment: str) -> None
     resources = [(r.typ, r.inputs, mocks.registration(r)) for r in mocks.resources]
     assert any(typ == "kubernetes:apps/v1:Deployment" for typ, _, _ in resources)
     for rule in ALL:
-        config = settings(rule, environment)
+        config = rule_settings(rule, environment)
         if rule.stack_level:
             stack = [(typ, props, reg.urn) for typ, props, reg in resources]
             assert rule.check(stack, config) == [], rule.name
             continue
         for typ, props, registration in resources:
-            extra = (registration.protect,) if rule.reads_protect else ()
-            assert rule.check(typ, props, config, *extra) == [], (rule.name, typ)
+            # As the pack does: the config's exemptions, each reported once its finding is gone.
+            found = findings(rule, typ, props, config, registration.protect)
+            assert found == [], (rule.name, typ)
 
 
 def test_the_aws_stacks_are_seen_by_the_aws_rules() -> None:

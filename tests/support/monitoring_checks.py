@@ -137,3 +137,24 @@ def dashboard_problems(dashboard: dict[str, Any]) -> list[str]:
             if not target.get("expr"):
                 problems.append(f"panel {panel['title']!r} query {target['refId']} is empty")
     return problems
+
+
+def selects(selector: dict[str, Any] | None, object_labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector matches `object_labels`. An empty selector ({})
+    selects everything; an absent one (None) nothing, as the operator reads its selectors."""
+    if selector is None:
+        return False
+    if not all(object_labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        value = object_labels.get(expression["key"])
+        operator, values = expression["operator"], expression.get("values") or []
+        holds = {
+            "In": value in values,
+            "NotIn": value not in values,
+            "Exists": value is not None,
+            "DoesNotExist": value is None,
+        }[operator]
+        if not holds:
+            return False
+    return True

@@ -17,7 +17,9 @@ def test_the_replay_registers_the_same_objects_as_the_program() -> None:
     replayed = _timed(replay_program(mocks), stack_config("local"), "local")
 
     def objects(recorded: list[pulumi.runtime.MockResourceArgs]) -> Counter[tuple[str, str]]:
-        return Counter((r.typ, r.name) for r in recorded if r.typ.startswith("kubernetes:"))
+        return Counter(
+            (r.typ, r.name) for r in recorded if r.typ.startswith("kubernetes:") and r.custom
+        )
 
     ours = objects(mocks.resources)
     assert ours and "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in {t for t, _ in ours}

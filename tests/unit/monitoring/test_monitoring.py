@@ -3,6 +3,7 @@ one owner, the Grafana password generated once, and per-model objects on every s
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from components.facts.gpu import gpu_node_affinity, gpu_toleration
+from components.facts.versions import KEDA
 from components.monitoring import values
 from components.monitoring.generated_password import ALPHABET, PasswordProvider
 from components.settings import charts
@@ -20,7 +22,7 @@ from components.settings.load import ConfigError, parse_settings
 from components.settings.monitoring import PrometheusResources
 from tests.support.mocks import RecordingMocks, run_program, stack_config
 
-CHART = "kubernetes:helm.sh/v4:Chart"
+HELM_TEMPLATE = "kubernetes:helm:template"
 CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 MODELS = ("digits", "iris")
 
@@ -31,10 +33,14 @@ def monitoring_crds(mocks: RecordingMocks) -> list[Any]:
 
 
 def monitoring_charts(mocks: RecordingMocks) -> dict[str, Any]:
+    """What each monitoring chart is rendered with: helm.v3.Chart's `helm template` invoke."""
+    rendered = [
+        json.loads(call.args["jsonOpts"]) for call in mocks.calls if call.token == HELM_TEMPLATE
+    ]
     return {
-        r.name: r.inputs
-        for r in mocks.of_type(CHART)
-        if r.name in (charts.KUBE_PROMETHEUS_STACK.name, charts.DCGM_EXPORTER.name)
+        opts["release_name"]: opts
+        for opts in rendered
+        if opts["release_name"] in (charts.KUBE_PROMETHEUS_STACK.name, charts.DCGM_EXPORTER.name)
     }
 
 
@@ -60,13 +66,16 @@ def test_local_without_chart_sources_warns_and_still_registers_each_models_monit
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        mocks = run_program(stack_config("local"))
+        mocks = run_program(stack_config("local", chartsDirectory="no/charts/here"))
     assert monitoring_charts(mocks) == {}
     assert mocks.of_type("pulumi-python:dynamic:Resource") == []
     warnings = [r.getMessage() for r in caplog.records if "monitoring:" in r.getMessage()]
     assert len(warnings) == 2
-    assert "prometheusStackChart is not set, so the kube-prometheus-stack chart" in warnings[0]
-    assert "dcgmExporterChart is not set, so the dcgm-exporter chart" in warnings[1]
+    assert (
+        "prometheusStackChart is not set and chartsDirectory holds no kube-prometheus-stack chart"
+        in warnings[0]
+    )
+    assert "dcgmExporterChart is not set and chartsDirectory holds no dcgm-exporter" in warnings[1]
     # Only the CRDs of the kinds the models use.
     crds = sorted(r.inputs["metadata"]["name"] for r in monitoring_crds(mocks))
     assert crds == [
@@ -100,8 +109,11 @@ def test_aws_stacks_deploy_both_pinned_charts_from_their_repositories(environmen
     found = monitoring_charts(mocks)
     stack = found["kube-prometheus-stack"]
     assert (stack["chart"], stack["version"]) == ("kube-prometheus-stack", "77.14.0")
-    assert stack["repositoryOpts"] == {"repo": charts.KUBE_PROMETHEUS_STACK.repository}
-    assert stack["namespace"] == "gpu-platform" and stack["skipCrds"] is True
+    assert stack["fetch_opts"] == {"repo": charts.KUBE_PROMETHEUS_STACK.repository}
+    assert stack["namespace"] == "gpu-platform" and stack["skip_crd_rendering"] is True
+    # Rendered for the pinned release and the operator's API versions, never Helm's v1.20.
+    assert stack["kube_version"] == "1.33.13"
+    assert "monitoring.coreos.com/v1/ServiceMonitor" in stack["api_versions"]
     values = stack["values"]
     assert values["crds"] == {"enabled": False}
     spec = values["prometheus"]["prometheusSpec"]
@@ -110,7 +122,7 @@ def test_aws_stacks_deploy_both_pinned_charts_from_their_repositories(environmen
     assert spec["resources"]["limits"] == {"memory": expected[2]}
     assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
     assert values["alertmanager"]["enabled"] is True
-    assert values["prometheus-node-exporter"]["namespaceOverride"] == "kube-system"
+    assert values["prometheus-node-exporter"]["namespaceOverride"] == "node-agents"
     (secret,) = mocks.of_type("kubernetes:core/v1:Secret")
     assert secret.inputs["metadata"]["namespace"] == "gpu-platform"
     assert values["grafana"]["admin"]["existingSecret"] == secret.inputs["metadata"]["name"]
@@ -122,7 +134,7 @@ def test_aws_stacks_deploy_both_pinned_charts_from_their_repositories(environmen
         "admin-password": "generated-by-the-provider",
     }
     dcgm = found["dcgm-exporter"]
-    assert (dcgm["version"], dcgm["namespace"]) == ("4.8.2", "kube-system")
+    assert (dcgm["version"], dcgm["namespace"]) == ("4.8.2", "node-agents")
     assert dcgm["values"]["tolerations"] == [gpu_toleration()]
     assert dcgm["values"]["affinity"] == gpu_node_affinity()
     assert dcgm["values"]["serviceMonitor"]["honorLabels"] is True
@@ -193,6 +205,35 @@ def test_bad_chart_source_names_the_key(tmp_path: Path, value: str, message: str
     assert "gpu-model-platform:prometheusStackChart:" in text and message in text
 
 
+def test_local_takes_a_chart_left_empty_from_the_charts_directory(tmp_path: Path) -> None:
+    fake_chart(tmp_path / "kube-prometheus-stack", charts.KUBE_PROMETHEUS_STACK)
+    settings = parse_settings(stack_config("local", chartsDirectory=str(tmp_path)), "test")
+    assert (
+        settings.chart_source(charts.KUBE_PROMETHEUS_STACK) == f"{tmp_path}/kube-prometheus-stack"
+    )
+    # Not there: skipped, as before.
+    assert settings.chart_source(charts.DCGM_EXPORTER) == ""
+    # KEDA's key stays explicit: its helm.v4.Chart cannot render for the stack's version.
+    fake_chart(tmp_path / "keda", KEDA)
+    settings = parse_settings(stack_config("local", chartsDirectory=str(tmp_path)), "test")
+    assert settings.chart_source(KEDA) == ""
+    assert settings.chart_kubernetes_version == "1.33.13"
+    # A chart of another version there is refused, naming chartsDirectory.
+    fake_chart(tmp_path / "dcgm-exporter", charts.ChartPin("dcgm-exporter", "3.0.0", ""))
+    with pytest.raises(ConfigError) as error:
+        parse_settings(stack_config("local", chartsDirectory=str(tmp_path)), "Pulumi.local.yaml")
+    assert "gpu-model-platform:chartsDirectory:" in str(error.value)
+    assert "is dcgm-exporter 3.0.0; the platform pins dcgm-exporter 4.8.2" in str(error.value)
+
+
+def test_kubernetes_version_is_validated() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_settings(stack_config("local", kubernetesVersion="v1.33"), "Pulumi.local.yaml")
+    assert "gpu-model-platform:kubernetesVersion: 'v1.33' is not a Kubernetes release" in str(
+        error.value
+    )
+
+
 def test_dev_and_prod_require_both_chart_sources() -> None:
     with pytest.raises(ConfigError) as error:
         parse_settings(stack_config("dev", dcgmExporterChart=""), "Pulumi.dev.yaml")
@@ -228,5 +269,7 @@ def test_values_files_leave_config_owned_keys_to_the_code(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match=r"sets prometheus\.prometheusSpec\.retention"):
         load_values(clashing, values.PROMETHEUS_STACK_OWNED, values.OWNER)
     # The shipped files pass.
-    values.prometheus_stack_values("15d", PrometheusResources(cpu="1", memory="1Gi"), [], "s")
+    values.prometheus_stack_values(
+        "15d", PrometheusResources(cpu="1", memory="1Gi"), [], "s", "node-agents"
+    )
     values.dcgm_exporter_values()

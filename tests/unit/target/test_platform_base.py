@@ -46,13 +46,15 @@ def test_local_program_registers_one_provider_and_both_namespaces_through_it() -
     assert providers[0].inputs["renderYamlToDirectory"] == "build/manifests/local"
     namespaces = mocks.of_type(NAMESPACE)
     names = sorted(ns.inputs["metadata"]["name"] for ns in namespaces)
-    assert names == ["gpu-platform", "models"]
+    assert names == ["gpu-platform", "models", "node-agents"]
     for ns in namespaces:
         assert "$pulumi:providers:kubernetes::local-kubernetes::" in (ns.provider or ""), (
             f"{ns.name} must use the stack's explicit provider, got {ns.provider}"
         )
         labels = ns.inputs["metadata"]["labels"]
-        assert labels["pod-security.kubernetes.io/enforce"] == "restricted", ns.name
+        # Only the node agents' own namespace allows host access (components/target/namespaces.py).
+        level = "privileged" if ns.inputs["metadata"]["name"] == "node-agents" else "restricted"
+        assert labels["pod-security.kubernetes.io/enforce"] == level, ns.name
 
 
 def test_program_with_kubeconfig_deploys_instead_of_rendering(tmp_path: Path) -> None:
