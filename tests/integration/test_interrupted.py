@@ -98,8 +98,8 @@ def test_plugins_of_a_run_killed_with_its_runner_are_stopped_by_the_next_engine_
 
     preview = run_make(clone, "preview")
     assert preview.returncode == 0, preview.stdout + preview.stderr
-    assert f"[recover] - {len(left)} plugin processes still running: " in preview.stdout, (
-        preview.stdout
-    )
+    # How many are still running when the next command looks depends on timing: the program's own
+    # process ends by itself once its engine is gone. What matters is that none is left after.
+    assert " plugin processes still running: " in preview.stdout, preview.stdout
     survivors = [p for p in left if alive(p)]
     assert not survivors, f"outlived the next engine command: {survivors}\n{preview.stdout}"
