@@ -26,9 +26,10 @@ from components.facts.versions import ACTIONLINT_VERSION
 from toolchain.gobuild import (
     CACHE_ROOT,
     PROJECT_ROOT,
+    Command,
     GoBinary,
-    ToolchainError,
     cached_binary,
+    run_command_line,
 )
 
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
@@ -73,26 +74,22 @@ def workflow_files() -> list[Path]:
     return sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
 
 
+def check_command(args: list[str]) -> int:
+    files = [Path(name) for name in args] or workflow_files()
+    result = check(files)
+    print(result.stdout, end="")
+    print(result.stderr, end="", file=sys.stderr)
+    with_shellcheck = "with" if shutil.which("shellcheck") else "without"
+    verdict = "ok" if result.returncode == 0 else "errors"
+    say(f"{len(files)} workflow file(s), {with_shellcheck} shellcheck: {verdict}")
+    return 0 if result.returncode == 0 else 1
+
+
+COMMANDS: dict[str, Command] = {"setup": lambda _: print(setup()), "check": check_command}
+
+
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "check"
-    try:
-        if command == "setup":
-            print(setup())
-            return 0
-        if command == "check":
-            files = [Path(name) for name in argv[2:]] or workflow_files()
-            result = check(files)
-            print(result.stdout, end="")
-            print(result.stderr, end="", file=sys.stderr)
-            with_shellcheck = "with" if shutil.which("shellcheck") else "without"
-            verdict = "ok" if result.returncode == 0 else "errors"
-            say(f"{len(files)} workflow file(s), {with_shellcheck} shellcheck: {verdict}")
-            return 0 if result.returncode == 0 else 1
-    except ToolchainError as error:
-        print(f"[actionlint] error: {error}", file=sys.stderr)
-        return 1
-    print(__doc__, file=sys.stderr)
-    return 2
+    return run_command_line(argv, doc=__doc__, tag="actionlint", commands=COMMANDS, default="check")
 
 
 if __name__ == "__main__":

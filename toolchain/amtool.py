@@ -16,7 +16,13 @@ import sys
 from pathlib import Path
 
 from components.facts.versions import ALERTMANAGER_VERSION
-from toolchain.gobuild import CACHE_ROOT, GoBinary, ToolchainError, cached_binary, say
+from toolchain.gobuild import (
+    CACHE_ROOT,
+    GoBinary,
+    binary_commands,
+    cached_binary,
+    run_command_line,
+)
 
 AMTOOL = GoBinary(
     name="amtool",
@@ -37,22 +43,13 @@ def ensure_amtool() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "setup"
-    try:
-        if command == "setup":
-            print(ensure_amtool())
-        elif command == "path":
-            if not amtool_path().exists():
-                say(f"amtool {ALERTMANAGER_VERSION} is not built; run toolchain/amtool.py setup")
-                return 1
-            print(amtool_path())
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-    except ToolchainError as error:
-        print(f"[amtool] error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command_line(
+        argv,
+        doc=__doc__,
+        tag="amtool",
+        commands=binary_commands("amtool", ensure_amtool, amtool_path),
+        default="setup",
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,3 +141,45 @@ def version_of(binary: str, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
+
+
+# One command of a tool's command line: its arguments after the command's name in, an exit code out
+# (None is 0).
+Command = Callable[[list[str]], "int | None"]
+
+
+def run_command_line(
+    argv: list[str], *, doc: str | None, tag: str, commands: Mapping[str, Command], default: str
+) -> int:
+    """The command line every tool here shares, `python3 -m toolchain.<tool> [COMMAND [ARGS]]`:
+    runs `commands[COMMAND]` (`default` when none is given); an unknown command prints the tool's
+    docstring and exits 2, a ToolchainError its message under `[tag]` and exits 1."""
+    name = argv[1] if len(argv) > 1 else default
+    command = commands.get(name)
+    if command is None:
+        print(doc, file=sys.stderr)
+        return 2
+    try:
+        return command(argv[2:]) or 0
+    except ToolchainError as error:
+        print(f"[{tag}] error: {error}", file=sys.stderr)
+        return 1
+
+
+def binary_commands(
+    module: str, ensure: Callable[[], Path], path: Callable[[], Path]
+) -> dict[str, Command]:
+    """`setup` (build or reuse, print the path) and `path` (print it without building; exit 1 when
+    missing) of a tool that is one cached binary, `toolchain.<module>`."""
+
+    def setup(_: list[str]) -> None:
+        print(ensure())
+
+    def show_path(_: list[str]) -> int:
+        if not path().exists():
+            say(f"{path().name} is not built; run python3 -m toolchain.{module} setup")
+            return 1
+        print(path())
+        return 0
+
+    return {"setup": setup, "path": show_path}

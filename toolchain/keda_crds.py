@@ -14,8 +14,8 @@ from pathlib import Path
 
 from components.facts.cache import keda_crds_dir
 from components.facts.versions import KEDA_MODULE_VERSION
-from toolchain.gobuild import ToolchainError
-from toolchain.operator_crds import COMPLETE_MARKER, copy_module_files
+from toolchain.gobuild import run_command_line
+from toolchain.operator_crds import COMPLETE_MARKER, copy_module_files, crd_commands
 
 KEDA_MODULE = "github.com/kedacore/keda/v2"
 CRD_PATTERN = "config/crd/bases/*.yaml"
@@ -30,21 +30,13 @@ def setup(version: str = KEDA_MODULE_VERSION) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "setup"
-    try:
-        if command == "setup":
-            for path in sorted(setup().glob("*.yaml")):
-                print(path)
-        elif command == "path":
-            print(keda_crds_dir())
-            return 0 if is_set_up() else 1
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-    except ToolchainError as error:
-        print(f"[keda-crds] {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command_line(
+        argv,
+        doc=__doc__,
+        tag="keda-crds",
+        commands=crd_commands(setup, keda_crds_dir, is_set_up),
+        default="setup",
+    )
 
 
 if __name__ == "__main__":

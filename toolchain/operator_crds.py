@@ -16,11 +16,12 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from components.facts.cache import operator_crds_dir
 from components.facts.versions import PROMETHEUS_OPERATOR
-from toolchain.gobuild import ToolchainError, go_download, require_go
+from toolchain.gobuild import Command, ToolchainError, go_download, require_go, run_command_line
 
 OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
 CRD_DIRECTORY = "example/prometheus-operator-crd"
@@ -64,23 +65,31 @@ def setup(version: str = PROMETHEUS_OPERATOR) -> Path:
     )
 
 
+def crd_commands(
+    setup: Callable[[], Path], folder: Callable[[], Path], is_set_up: Callable[[], bool]
+) -> dict[str, Command]:
+    """`setup` (fetch if missing, print each CRD file) and `path` (print the folder; exit 1 when
+    not set up) of a CRD fetcher."""
+
+    def fetch(_: list[str]) -> None:
+        for path in sorted(setup().glob("*.yaml")):
+            print(path)
+
+    def show_folder(_: list[str]) -> int:
+        print(folder())
+        return 0 if is_set_up() else 1
+
+    return {"setup": fetch, "path": show_folder}
+
+
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "setup"
-    try:
-        if command == "setup":
-            folder = setup()
-            for path in sorted(folder.glob("*.yaml")):
-                print(path)
-        elif command == "path":
-            print(operator_crds_dir())
-            return 0 if is_set_up() else 1
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-    except ToolchainError as error:
-        print(f"[operator-crds] {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command_line(
+        argv,
+        doc=__doc__,
+        tag="operator-crds",
+        commands=crd_commands(setup, operator_crds_dir, is_set_up),
+        default="setup",
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from components.facts.versions import PROMETHEUS_MODULE_VERSION, PROMETHEUS_RELE
 from toolchain.gobuild import (
     CACHE_ROOT,
     GoBinary,
-    ToolchainError,
+    binary_commands,
     cached_binary,
-    say,
+    run_command_line,
 )
 
 PROMTOOL = GoBinary(
@@ -44,22 +44,13 @@ def ensure_promtool() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "setup"
-    try:
-        if command == "setup":
-            print(ensure_promtool())
-        elif command == "path":
-            if not promtool_path().exists():
-                say(f"promtool {PROMETHEUS_RELEASE} is not built; run toolchain/promtool.py setup")
-                return 1
-            print(promtool_path())
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-    except ToolchainError as error:
-        print(f"[promtool] error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command_line(
+        argv,
+        doc=__doc__,
+        tag="promtool",
+        commands=binary_commands("promtool", ensure_promtool, promtool_path),
+        default="setup",
+    )
 
 
 if __name__ == "__main__":

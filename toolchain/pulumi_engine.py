@@ -37,12 +37,14 @@ from components.facts.versions import (
 from toolchain.gobuild import (
     CACHE_ROOT,
     PROJECT_ROOT,
+    Command,
     GoBinary,
     ToolchainError,
     build_module_binary,
     go_download,
     require_go,
     run,
+    run_command_line,
     say,
     version_of,
 )
@@ -222,26 +224,27 @@ def setup(pins: Pins) -> Path:
     return bin_dir
 
 
-def main(argv: list[str]) -> int:
-    command = argv[1] if len(argv) > 1 else "setup"
-    try:
-        pins = read_pins()
-        if command == "setup":
-            setup(pins)
-        elif command == "bin-dir":
-            print(bin_dir_for(pins))
-        elif command == "check":
-            missing = missing_pieces(pins)
-            if missing:
-                print("missing: " + ", ".join(missing), file=sys.stderr)
-                return 1
-        else:
-            print(__doc__, file=sys.stderr)
-            return 2
-    except ToolchainError as error:
-        print(f"[toolchain] error: {error}", file=sys.stderr)
+def check(_: list[str]) -> int:
+    missing = missing_pieces(read_pins())
+    if missing:
+        print("missing: " + ", ".join(missing), file=sys.stderr)
         return 1
     return 0
+
+
+def setup_command(_: list[str]) -> None:
+    setup(read_pins())
+
+
+COMMANDS: dict[str, Command] = {
+    "setup": setup_command,
+    "bin-dir": lambda _: print(bin_dir_for(read_pins())),
+    "check": check,
+}
+
+
+def main(argv: list[str]) -> int:
+    return run_command_line(argv, doc=__doc__, tag="toolchain", commands=COMMANDS, default="setup")
 
 
 if __name__ == "__main__":

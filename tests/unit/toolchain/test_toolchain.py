@@ -8,7 +8,7 @@ import pytest
 
 from components.facts import versions
 from components.facts.versions import KUBERNETES_PROVIDER_PSEUDO_VERSIONS
-from toolchain.gobuild import ToolchainError
+from toolchain.gobuild import ToolchainError, run_command_line
 from toolchain.pulumi_engine import REQUIREMENTS, go_binaries, read_pins
 
 
@@ -63,3 +63,24 @@ EXPECTED_PINS = {
     "pulumi-docker": "PULUMI_DOCKER",
     "pulumi-policy": "PULUMI_POLICY",
 }
+
+
+def test_every_tool_shares_one_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[list[str]] = []
+
+    def broken(_: list[str]) -> None:
+        raise ToolchainError("the module proxy refused it")
+
+    def tool(*argv: str) -> int:
+        commands = {"setup": seen.append, "broken": broken}
+        doc = "usage: the tool's docstring"
+        return run_command_line(
+            ["tool", *argv], doc=doc, tag="tool", commands=commands, default="setup"
+        )
+
+    assert tool() == 0 and tool("setup", "a") == 0
+    assert seen == [[], ["a"]]
+    assert tool("nope") == 2
+    assert "usage: the tool's docstring" in capsys.readouterr().err
+    assert tool("broken") == 1
+    assert capsys.readouterr().err == "[tool] error: the module proxy refused it\n"
