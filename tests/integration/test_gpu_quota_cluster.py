@@ -73,8 +73,13 @@ def test_a_gpu_pod_past_the_quota_is_refused_at_admission(api: Api) -> None:
     quota_path = f"/api/v1/namespaces/{NAMESPACE}/resourcequotas/{GPU_QUOTA_NAME}"
     api.apply(quota_path, quota)
     key = f"requests.{GPU_RESOURCE}"
-    # Admission counts against the quota's status, which the controller-manager fills in.
-    wait_until("the GPU quota's status", lambda: key in api.get(quota_path)["status"]["hard"], 60)
+    # Admission counts against the quota's status, which the controller-manager fills in: a quota
+    # just created has an empty status until it has.
+    wait_until(
+        "the GPU quota's status",
+        lambda: key in api.get(quota_path).get("status", {}).get("hard", {}),
+        60,
+    )
 
     started = time.monotonic()
     for index in range(budget):
