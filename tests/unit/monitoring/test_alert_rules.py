@@ -16,6 +16,9 @@ from components.monitoring.alerts import rule_groups
 from tests.support.alert_cases import EXPECTED, promtool_test_rules
 from tests.support.mocks import ROOT
 
+# Runs a tool built from its Go module (make test builds it first; make unit leaves it out).
+pytestmark = pytest.mark.gobuild
+
 NAMESPACE = "models"
 MODELS = ("iris", "digits")
 

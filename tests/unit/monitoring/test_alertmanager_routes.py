@@ -20,6 +20,9 @@ from components.settings.load import parse_settings
 from tests.support.alertmanager_checks import amtool, check_config, routes_to, write_config
 from tests.support.mocks import ROOT, stack_config
 
+# Runs a tool built from its Go module (make test builds it first; make unit leaves it out).
+pytestmark = pytest.mark.gobuild
+
 ROUTES = [
     {"name": "ml-oncall", "matchers": ['severity="critical"'], "webhookUrl": "https://pager/x"},
     {"name": "ml-team", "matchers": ['severity=~"warning|info"'], "webhookUrl": "https://chat/y"},

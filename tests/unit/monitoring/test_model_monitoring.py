@@ -59,6 +59,7 @@ def test_service_monitor_scrapes_the_models_rest_port_at_tf_servings_metrics_pat
     assert monitor["metadata"]["labels"][labels.MODEL_LABEL] == model
 
 
+@pytest.mark.gobuild  # promtool, built from its Go module on first use
 @pytest.mark.parametrize("model", ["iris", "digits"])
 def test_prometheus_rule_fits_the_pinned_crd_and_promtool_parses_every_alert(
     specs: dict[str, ModelSpec], model: str, tmp_path: Path
@@ -75,6 +76,7 @@ def test_schema_check_rejects_a_misspelled_field(specs: dict[str, ModelSpec]) ->
         validate_custom_resource(monitor)
 
 
+@pytest.mark.gobuild  # promtool, built from its Go module on first use
 def test_promtool_rejects_a_broken_expression(specs: dict[str, ModelSpec], tmp_path: Path) -> None:
     groups = alerts.rule_groups(specs["iris"], NAMESPACE)
     groups[0]["rules"][0]["expr"] = "sum(rate(:tensorflow:serving:request_count[5m]) > "
@@ -124,6 +126,7 @@ def test_a_canary_is_watched_and_starting_one_changes_no_monitoring_object(
     assert grafana.dashboard(spec, NAMESPACE) == grafana.dashboard(without, NAMESPACE)
 
 
+@pytest.mark.gobuild  # promtool, built from its Go module on first use
 @pytest.mark.parametrize("model", ["iris", "digits"])
 def test_dashboard_is_valid_grafana_json_and_promtool_parses_every_panel_query(
     specs: dict[str, ModelSpec], model: str, tmp_path: Path
