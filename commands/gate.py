@@ -104,23 +104,37 @@ def format_shape(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("-1" if dim is None or dim == -1 else str(dim) for dim in shape) + "]"
 
 
+def _name_and_dtype_failures(
+    where: str,
+    expected: Mapping[str, TensorSpec],
+    got: Mapping[str, ExposedTensor],
+    noun: str,
+) -> tuple[list[str], list[tuple[str, TensorSpec, ExposedTensor]]]:
+    """What a signature and a warmup request are checked for alike: names missing or undeclared,
+    and dtypes; with the (field, spec, tensor) triples present on both sides, for their shapes."""
+    failures = [f"{where}: missing {noun}{name!r}" for name in expected if name not in got]
+    failures += [
+        f"{where}: unexpected {noun}{name!r}, which model.yaml does not declare"
+        for name in got
+        if name not in expected
+    ]
+    present = [
+        (f"{where}.{name}", spec, got[name]) for name, spec in expected.items() if name in got
+    ]
+    failures += [
+        f"{field}: dtype {tensor.dtype}, expected {spec.dtype}"
+        for field, spec, tensor in present
+        if tensor.dtype != spec.dtype
+    ]
+    return failures, present
+
+
 def tensor_failures(
     field: str, expected: Mapping[str, TensorSpec], exposed: Mapping[str, ExposedTensor]
 ) -> list[str]:
     """Differences between the declared tensors and those a signature exposes, under `field`."""
-    failures = [f"{field}: missing {name!r}" for name in expected if name not in exposed]
-    failures += [
-        f"{field}: unexpected {name!r}, which model.yaml does not declare"
-        for name in exposed
-        if name not in expected
-    ]
-    for name, spec in expected.items():
-        tensor = exposed.get(name)
-        if tensor is None:
-            continue
-        where = f"{field}.{name}"
-        if tensor.dtype != spec.dtype:
-            failures.append(f"{where}: dtype {tensor.dtype}, expected {spec.dtype}")
+    failures, present = _name_and_dtype_failures(field, expected, exposed, "")
+    for where, spec, tensor in present:
         wanted = format_shape(spec.shape)
         if tensor.shape is None:
             failures.append(f"{where}: shape of unknown rank, expected {wanted}")
@@ -152,19 +166,8 @@ def request_failures(
 
     Unlike a signature, a request has concrete sizes: a dimension the spec writes -1 takes any.
     """
-    failures = [f"{where}: missing input {name!r}" for name in expected if name not in sent]
-    failures += [
-        f"{where}: unexpected input {name!r}, which model.yaml does not declare"
-        for name in sent
-        if name not in expected
-    ]
-    for name, spec in expected.items():
-        tensor = sent.get(name)
-        if tensor is None:
-            continue
-        field = f"{where}.{name}"
-        if tensor.dtype != spec.dtype:
-            failures.append(f"{field}: dtype {tensor.dtype}, expected {spec.dtype}")
+    failures, present = _name_and_dtype_failures(where, expected, sent, "input ")
+    for field, spec, tensor in present:
         shape = tensor.shape or ()
         if len(shape) != len(spec.shape) or any(
             want != -1 and got != want for got, want in zip(shape, spec.shape, strict=False)
