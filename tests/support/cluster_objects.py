@@ -74,3 +74,35 @@ class Discovery:
                 return False
             raise
         return True
+
+
+# Cluster-scoped kinds a chart or the program could leave behind, by the path listing them.
+CLUSTER_SCOPED = {
+    "Namespace": "/api/v1/namespaces",
+    "CustomResourceDefinition": "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "ValidatingWebhookConfiguration": (
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    ),
+    "MutatingWebhookConfiguration": (
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+    ),
+    "ValidatingAdmissionPolicy": (
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+    ),
+    "ValidatingAdmissionPolicyBinding": (
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
+    ),
+    "APIService": "/apis/apiregistration.k8s.io/v1/apiservices",
+    "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
+}
+
+
+def cluster_scoped(api: Api) -> set[str]:
+    """Every cluster-scoped object of those kinds, as `Kind name`."""
+    return {
+        f"{kind} {item['metadata']['name']}"
+        for kind, path in CLUSTER_SCOPED.items()
+        for item in api.get(path)["items"]
+    }
