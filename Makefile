@@ -24,7 +24,7 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool plane cluster-up cluster-down aws-plugins lint-workflows up \
+.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda plane cluster-up cluster-down aws-plugins lint-workflows up \
 	preview drift destroy stack models bench test unit lint env clean
 
 help:
@@ -208,7 +208,16 @@ promtool:
 amtool:
 	@$(PYTHON) -m toolchain.amtool setup >/dev/null
 
-test: toolchain crds promtool amtool plane $(VENV)/.dev lint
+# The Prometheus server and KEDA's operator and metrics API server, which the KEDA test runs beside
+# the simulated cluster (toolchain/prometheus.py, toolchain/keda.py). Prometheus shares promtool's
+# Go build cache, so it follows it.
+prometheus: promtool
+	@$(PYTHON) -m toolchain.prometheus setup >/dev/null
+
+keda:
+	@$(PYTHON) -m toolchain.keda setup >/dev/null
+
+test: toolchain crds promtool amtool prometheus keda plane $(VENV)/.dev lint
 	python -m pytest
 
 env:
