@@ -24,7 +24,7 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool plane cluster-up cluster-down aws-plugins lint-workflows up \
+.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda plane cluster-up cluster-down aws-plugins lint-workflows up \
 	preview drift destroy stack models bench test test-setup unit lint env clean
 
 help:
@@ -208,10 +208,19 @@ promtool:
 amtool:
 	@$(PYTHON) -m toolchain.amtool setup >/dev/null
 
-# What the tests need, built two at a time: a Go build keeps both cores busy only part of its
-# time (module downloads, go generate, the single-threaded link) and mypy uses one core, so on a
-# cold machine two side by side finish sooner than one after the other.
-TEST_SETUP := toolchain crds promtool amtool plane lint
+# The Prometheus server and KEDA's operator and metrics API server, which the KEDA test runs beside
+# the simulated cluster (toolchain/prometheus.py, toolchain/keda.py). Prometheus shares promtool's
+# Go build cache, so it follows it.
+prometheus: promtool
+	@$(PYTHON) -m toolchain.prometheus setup >/dev/null
+
+keda:
+	@$(PYTHON) -m toolchain.keda setup >/dev/null
+
+# What the tests need, built two at a time, the longest first: a Go build keeps both cores busy
+# only part of its time (module downloads, go generate, the single-threaded link) and mypy uses
+# one core, so on a cold machine two side by side finish sooner than one after the other.
+TEST_SETUP := toolchain plane keda promtool prometheus amtool crds lint
 test-setup: $(TEST_SETUP)
 
 # Two pytest workers, a test file at a time each (its module fixtures stay on one worker), the
