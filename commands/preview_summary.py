@@ -6,7 +6,7 @@ replicas and GPUs before and after, the policy violations with their severity, t
 and estimated hourly cost before and after, and the raw diff folded away:
 
   python -m commands.preview_summary EVENTS.jsonl --stack local [--diff DIFF.txt] [--out FILE.md]
-                                   [--fold-to-path]
+                                   [--fold-to-path] [--plan PLAN.json]
 
 This module is the comment's frame: its hidden marker, headline, engine failures and the folded
 diff, within GitHub's size limit. What the stack holds before and after is read by
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from commands import engine_events
+from commands.plan_binding import PlanError, load_plan, provider_changes
 from commands.prices import PriceTable, load_price_table
 from commands.stack_state import model_tracks, totals
 from commands.summary_sections import (
@@ -93,12 +94,37 @@ def cli_errors(output: str) -> list[str]:
     ]
 
 
+def plan_lines(plan_digest: str | None, failed: bool, unbindable: list[str]) -> list[str]:
+    """Which update plan this preview saved: `make up PLAN=...` applies that plan or nothing."""
+    if failed:
+        return ["**Update plan**: none to deploy (the preview failed).", ""]
+    if not plan_digest:
+        return ["**Update plan**: none saved, so the deploy has nothing to apply.", ""]
+    if unbindable:
+        names = ", ".join("`" + u.split(" ")[0].rsplit("::", 1)[-1] + "`" for u in unbindable)
+        return [
+            f"**Update plan** `{plan_digest}` **cannot be bound**: it creates or replaces a "
+            f"provider ({names}), "
+            "which pulumi 3.215 cannot apply under a plan; this change deploys unbound.",
+            "",
+        ]
+    return [
+        f"**Update plan** `{plan_digest}`: the deploy applies this plan and refuses anything "
+        "beyond it (`make up PLAN=...`).",
+        "",
+    ]
+
+
 def render(
     events: list[dict[str, Any]],
     stack: str,
     diff: str = "",
     prices: PriceTable | None = None,
+    plan_digest: str | None = None,
+    unbindable: list[str] | None = None,
 ) -> str:
+    """The summary; `plan_digest` is the saved plan's digest, "" when none was saved, None when
+    the preview was not asked for one; `unbindable` the providers the plan creates or replaces."""
     prices = prices or load_price_table()
     found = engine_events.steps(events)
     before, after = engine_events.states(found)
@@ -114,6 +140,8 @@ def render(
         else _headline(stack, counts, bool(failures))
     )
     lines = [marker(stack), headline, ""]
+    if plan_digest is not None:
+        lines += plan_lines(plan_digest, bool(failures), unbindable or [])
     if failures:
         lines += ["### Preview failed", "", "```", *_clip(failures, 4000), "```", ""]
     lines += drift_section(found)
@@ -143,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the raw diff's path instead of the diff (a terminal has no <details>)",
     )
+    parser.add_argument(
+        "--plan", type=Path, help="the update plan the preview saved (--save-plan): its digest"
+    )
     args = parser.parse_args(argv)
     try:
         # No file: the CLI stopped before the engine ran; render says so, with the CLI's output.
@@ -152,7 +183,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preview_summary: {args.events}: {error}", file=sys.stderr)
         return 2
     diff = args.diff.read_text() if args.diff and args.diff.exists() else ""
-    markdown = render(events, args.stack, diff)
+    # "" when the preview was asked to save a plan and saved none.
+    plan_digest, unbindable = None, []
+    if args.plan:
+        plan_digest = ""
+        if args.plan.is_file():
+            try:
+                plan = load_plan(args.plan)
+            except PlanError as error:
+                print(f"preview_summary: {error}", file=sys.stderr)
+                return 2
+            plan_digest, unbindable = plan.digest, provider_changes(plan)
+    markdown = render(events, args.stack, diff, plan_digest=plan_digest, unbindable=unbindable)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(markdown)
