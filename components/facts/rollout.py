@@ -37,12 +37,13 @@ REMEDY: Final = (
 
 
 def surge_pods(rolling_update: Mapping[str, object] | None, replicas: int) -> int:
-    """Pods a RollingUpdate runs beside the old ones at its peak: maxSurge as a count, or as a
-    percentage of `replicas` rounded up (Kubernetes' rule)."""
+    """Pods a RollingUpdate runs beside the old ones at its peak: maxSurge as a count (an int, or
+    the float the engine delivers to policies), or as a percentage of `replicas` rounded up
+    (Kubernetes' rule)."""
     value = (rolling_update or {}).get("maxSurge", DEFAULT_MAX_SURGE)
     if isinstance(value, str) and value.endswith("%"):
         return math.ceil(replicas * int(value[:-1]) / 100)
-    return int(str(value))
+    return int(float(str(value)))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from components.facts.rollout import REMEDY, ROLLING_UPDATE, RolloutNeed, surge_
         ({}, 8, 2),  # Kubernetes' default 25%
         (None, 1, 1),
         ({"maxSurge": 3}, 1, 3),
+        ({"maxSurge": 0.0}, 2, 0),  # as the engine hands it to a policy
     ],
 )
 def test_surge_pods(rolling_update: dict[str, object] | None, replicas: int, expected: int) -> None:
