@@ -180,7 +180,8 @@ preview: stale-preview stack
 			|| status=$${status/#0/1}; fi; \
 	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
-		--plan build/plan-$(STACK).json --fold-to-path || status=$${status/#0/1}; \
+		--plan build/plan-$(STACK).json --policy-config policies/config/$(STACK).json \
+		--fold-to-path || status=$${status/#0/1}; \
 	if test $$status -ne 0; then \
 		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \
 		tail -n 60 build/preview-$(STACK).diff >&2; fi; \

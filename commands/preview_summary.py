@@ -16,6 +16,7 @@ commands.stack_state; the sections about what changes are drawn by commands.summ
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ from typing import Any
 from commands import engine_events
 from commands.plan_binding import PlanError, load_plan, provider_changes
 from commands.prices import PriceTable, load_price_table
+from commands.rollout_section import rollout_section
 from commands.stack_state import model_tracks, totals
 from commands.summary_sections import (
     cost_section,
@@ -122,9 +124,11 @@ def render(
     prices: PriceTable | None = None,
     plan_digest: str | None = None,
     unbindable: list[str] | None = None,
+    gpu_capacity: int | None = None,
 ) -> str:
     """The summary; `plan_digest` is the saved plan's digest, "" when none was saved, None when
-    the preview was not asked for one; `unbindable` the providers the plan creates or replaces."""
+    the preview was not asked for one; `unbindable` the providers the plan creates or replaces;
+    `gpu_capacity` the GPUs rollouts may use where the stack has no node groups (None: unknown)."""
     prices = prices or load_price_table()
     found = engine_events.steps(events)
     before, after = engine_events.states(found)
@@ -146,7 +150,9 @@ def render(
         lines += ["### Preview failed", "", "```", *_clip(failures, 4000), "```", ""]
     lines += drift_section(found)
     lines += replacements(found)
-    lines += models_section(found, model_tracks(before), model_tracks(after))
+    tracks_before, tracks_after = model_tracks(before), model_tracks(after)
+    lines += models_section(found, tracks_before, tracks_after)
+    lines += rollout_section(found, tracks_before, tracks_after, after, gpu_capacity)
     lines += policy_section(events, stack)
     if found:
         lines += cost_section(totals(before, prices), totals(after, prices), prices)
@@ -158,6 +164,16 @@ def render(
 def _clip(messages: Iterable[str], limit: int) -> list[str]:
     text = ANSI.sub("", "\n".join(messages))
     return (text[:limit] + "\n…" if len(text) > limit else text).splitlines()
+
+
+def configured_capacity(policy_config: Path | None) -> int | None:
+    """rollout-feasibility's gpuCapacity in the stack's policy config; None when unset or -1
+    (its default: not known). The file was checked against the pack's schema before."""
+    if policy_config is None:
+        return None
+    settings = json.loads(policy_config.read_text()).get("rollout-feasibility") or {}
+    value = settings.get("gpuCapacity", -1)
+    return int(value) if int(value) >= 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--plan", type=Path, help="the update plan the preview saved (--save-plan): its digest"
+    )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="the stack's policy config: rollout-feasibility's gpuCapacity, for the rollouts",
     )
     args = parser.parse_args(argv)
     try:
@@ -194,7 +215,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"preview_summary: {error}", file=sys.stderr)
                 return 2
             plan_digest, unbindable = plan.digest, provider_changes(plan)
-    markdown = render(events, args.stack, diff, plan_digest=plan_digest, unbindable=unbindable)
+    try:
+        gpu_capacity = configured_capacity(args.policy_config)
+    except (OSError, ValueError) as error:
+        print(f"preview_summary: {args.policy_config}: {error}", file=sys.stderr)
+        return 2
+    markdown = render(
+        events,
+        args.stack,
+        diff,
+        plan_digest=plan_digest,
+        unbindable=unbindable,
+        gpu_capacity=gpu_capacity,
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(markdown)
