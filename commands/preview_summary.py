@@ -167,13 +167,17 @@ def _clip(messages: Iterable[str], limit: int) -> list[str]:
 
 
 def configured_capacity(policy_config: Path | None) -> int | None:
-    """rollout-feasibility's gpuCapacity in the stack's policy config; None when unset or -1
-    (its default: not known). The file was checked against the pack's schema before."""
-    if policy_config is None:
+    """rollout-feasibility's gpuCapacity in the stack's policy config; None when unset, -1 (its
+    default: not known), or not readable as such: policies/config_check.py reports a bad config
+    file before the engine runs, and the summary of that failed run must still be written."""
+    if policy_config is None or not policy_config.is_file():
         return None
-    settings = json.loads(policy_config.read_text()).get("rollout-feasibility") or {}
-    value = settings.get("gpuCapacity", -1)
-    return int(value) if int(value) >= 0 else None
+    try:
+        settings = json.loads(policy_config.read_text()).get("rollout-feasibility") or {}
+        value = int(settings.get("gpuCapacity", -1))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return value if value >= 0 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,11 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"preview_summary: {error}", file=sys.stderr)
                 return 2
             plan_digest, unbindable = plan.digest, provider_changes(plan)
-    try:
-        gpu_capacity = configured_capacity(args.policy_config)
-    except (OSError, ValueError) as error:
-        print(f"preview_summary: {args.policy_config}: {error}", file=sys.stderr)
-        return 2
+    gpu_capacity = configured_capacity(args.policy_config)
     markdown = render(
         events,
         args.stack,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from commands.engine_events import Step
+from commands.preview_summary import configured_capacity
 from commands.rollout_section import node_group_capacity, rollout_section, rollouts
 from commands.stack_state import TrackState
 from components.facts.labels import MODEL_LABEL, TRACK_LABEL
@@ -104,3 +107,18 @@ def test_node_groups_give_the_capacity_at_their_maximum_size() -> None:
     lines = rollout_section(found, STATE, STATE, resources, configured_capacity=None)
     assert "capacity: 3 GPUs (the GPU node groups at max size)" in lines[2]
     assert "fits: needs 1 surge pod x 1 GPU = 1 GPU, 1 of 3 free" in lines[-2]
+
+
+def test_the_summary_reads_gpu_capacity_from_the_policy_config_and_tolerates_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "local.json"
+    path.write_text(json.dumps({"all": "mandatory", "rollout-feasibility": {"gpuCapacity": 2}}))
+    assert configured_capacity(path) == 2
+    path.write_text(json.dumps({"rollout-feasibility": {"gpuCapacity": -1}}))
+    assert configured_capacity(path) is None
+    # A bad file is policies/config_check.py's to report; the summary must still be written.
+    for bad in ('{"rollout-feasibility": {"gpuCapacity": "many"}}', "[]", "{"):
+        path.write_text(bad)
+        assert configured_capacity(path) is None
+    assert configured_capacity(None) is None
