@@ -155,7 +155,13 @@ def test_with_the_remedy_the_preview_says_it_fits_and_the_rollout_completes(
     api_and_stack: tuple[Api, LocalStack],
 ) -> None:
     api, stack = api_and_stack
-    edit_digits(stack, rollout={"strategy": "replace"})
+    # The remedy, with the next change of the pod template in the same preview (the strategy alone
+    # changes no template: it rolls nothing the preview could judge).
+    edit_digits(
+        stack,
+        rollout={"strategy": "replace"},
+        batching={"max_batch_size": 8, "batch_timeout_micros": 2000},
+    )
     markdown, output, status = preview(stack)
     assert status == 0 and "rollout-feasibility" not in output, output
     assert rollout_row(markdown) == (
