@@ -24,8 +24,8 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool plane cluster-up cluster-down aws-plugins lint-workflows up \
-	preview drift destroy stack models bench test unit lint env clean
+.PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda plane cluster-up cluster-down aws-plugins lint-workflows up \
+	preview drift destroy stack models bench test test-setup unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -237,8 +237,28 @@ promtool:
 amtool:
 	@$(PYTHON) -m toolchain.amtool setup >/dev/null
 
-test: toolchain crds promtool amtool plane $(VENV)/.dev lint
-	python -m pytest
+# The Prometheus server and KEDA's operator and metrics API server, which the KEDA test runs beside
+# the simulated cluster (toolchain/prometheus.py, toolchain/keda.py). Prometheus shares promtool's
+# Go build cache, so it follows it.
+prometheus: promtool
+	@$(PYTHON) -m toolchain.prometheus setup >/dev/null
+
+keda:
+	@$(PYTHON) -m toolchain.keda setup >/dev/null
+
+# What the tests need, built two at a time, the longest first: a Go build keeps both cores busy
+# only part of its time (module downloads, go generate, the single-threaded link) and mypy uses
+# one core, so on a cold machine two side by side finish sooner than one after the other.
+TEST_SETUP := toolchain plane keda promtool prometheus amtool crds lint
+test-setup: $(TEST_SETUP)
+
+# Two pytest workers, a test file at a time each (its module fixtures stay on one worker), the
+# cluster files first (tests/conftest.py: they mostly wait on controllers, the other worker
+# fills the cores meanwhile). `python -m pytest` alone runs everything in one process.
+PYTEST_WORKERS ?= 2
+test:
+	@$(MAKE) --no-print-directory -j2 test-setup
+	python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 env:
 	@echo "export PATH='$(PATH)'"

@@ -12,6 +12,7 @@ Shared helpers live in tests/support/, never in a test module.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 wrong.append(f"{item.nodeid}: {'needs' if required else 'must not carry'} {marker}")
     if wrong:
         raise pytest.UsageError("tests at the wrong level:\n  " + "\n  ".join(wrong))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=scheduling_weight)
+
+
+# Under `make test` pytest-xdist runs the files on two workers, a file at a time each, in the order
+# collected (`--dist loadfile --no-loadscope-reorder`). The longest files go first: the cluster
+# tests spend most of their minutes waiting on controllers, which the other worker fills with
+# engine and unit work; started last, one of them would run alone at the end. Every worker
+# collects the same order, as xdist requires (the sort is stable).
+SCHEDULING_ORDER = ("cluster", "engine", "gate")
+
+
+def scheduling_weight(item: pytest.Item) -> int:
+    for rank, marker in enumerate(SCHEDULING_ORDER):
+        if item.get_closest_marker(marker) is not None:
+            return rank
+    return len(SCHEDULING_ORDER)
