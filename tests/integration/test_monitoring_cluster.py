@@ -36,7 +36,7 @@ import yaml
 
 from components.target.namespaces import NODE_AGENTS_POD_SECURITY_LEVEL, POD_SECURITY_LEVEL
 from tests.support.cluster_objects import Discovery, StateObject, cluster_scoped, state_objects
-from tests.support.engine import ROOT, copy_repository, engine_env, user_env
+from tests.support.engine import ROOT, SKIP_CHECKPOINTS, copy_repository, engine_env, user_env
 from toolchain.plane.api import Api, ApiError
 from toolchain.plane.layout import Layout
 
@@ -49,8 +49,6 @@ NAMESPACES = {
     "models": POD_SECURITY_LEVEL,
     "node-agents": NODE_AGENTS_POD_SECURITY_LEVEL,
 }
-# Only the final checkpoint is written: see the module's docstring for why and what it costs.
-FAST_STATE = {"PULUMI_EXPERIMENTAL": "true", "PULUMI_SKIP_CHECKPOINTS": "true"}
 
 
 @dataclass
@@ -67,7 +65,7 @@ def make(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", *args],
         cwd=clone,
-        env={**user_env(), **FAST_STATE},
+        env={**user_env(), **SKIP_CHECKPOINTS},  # see the docstring
         capture_output=True,
         text=True,
         timeout=1800,
