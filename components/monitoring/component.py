@@ -41,12 +41,13 @@ from components.monitoring.values import (
     GRAFANA_ADMIN_USER,
     GRAFANA_PASSWORD_LENGTH,
     dcgm_exporter_values,
+    grafana_admin_out_of_band,
     prometheus_stack_values,
     skipped_warning,
 )
 from components.settings.charts import ChartSource
 from components.settings.charts import chart_source as to_chart_source
-from components.settings.model import PlatformSettings
+from components.settings.model import LocalSettings, PlatformSettings
 from components.settings.monitoring import AlertRoute, PrometheusResources
 from components.target.namespaces import NODE_AGENTS_NAMESPACE
 from components.tokens import type_token
@@ -70,6 +71,11 @@ class MonitoringStackArgs:
     """What the charts are rendered for (kubeVersion constraints, .Capabilities.KubeVersion)."""
     node_agents_namespace: str = NODE_AGENTS_NAMESPACE
     """Where node agents needing host access run (its own Pod Security level)."""
+    grafana_admin_in_state: bool = True
+    """True: Grafana's admin password is generated once, kept encrypted in state and written to
+    the Secret Grafana reads. False (render mode): no password and no Secret; the manifests go
+    to files in plain text, so the Secret is created out of band before they are applied
+    (README, Monitoring) and Grafana references it by name either way."""
 
     @classmethod
     def from_settings(
@@ -91,7 +97,23 @@ class MonitoringStackArgs:
             prometheus_stack=to_chart_source(stack, KUBE_PROMETHEUS_STACK) if stack else None,
             dcgm_exporter=to_chart_source(dcgm, DCGM_EXPORTER) if dcgm else None,
             kubernetes_version=settings.chart_kubernetes_version,
+            grafana_admin_in_state=not (
+                isinstance(settings, LocalSettings) and settings.renders_manifests
+            ),
         )
+
+
+# Kinds whose `rules` list the API server drops when empty (omitempty): an empty list kept in the
+# inputs would read as a change against the stored object on every preview after `up`.
+RBAC_ROLE_KINDS = ("Role", "ClusterRole")
+
+
+def as_the_api_server_stores(obj: dict[str, Any], _opts: pulumi.ResourceOptions) -> None:
+    """A chart object as the API server keeps it: Grafana's chart renders its namespaced Role
+    with `rules: []` when it grants through its ClusterRole (rbac.namespaced false); the server
+    stores no `rules`, and the provider then planned an update of that Role on every preview."""
+    if obj.get("kind") in RBAC_ROLE_KINDS and obj.get("rules") == []:
+        del obj["rules"]
 
 
 def _helm_chart(
@@ -109,6 +131,7 @@ def _helm_chart(
         "skip_crd_rendering": True,
         "kube_version": capabilities.kube_version,
         "api_versions": list(capabilities.api_versions),
+        "transformations": [as_the_api_server_stores],
     }
     config: k8s.helm.v3.ChartOpts | k8s.helm.v3.LocalChartOpts
     if source.is_directory:
@@ -162,21 +185,33 @@ class MonitoringStack(pulumi.ComponentResource):
         if args.prometheus_stack is None:
             pulumi.log.warn(skipped_warning(KUBE_PROMETHEUS_STACK, "prometheusStackChart"), self)
         else:
-            password = GeneratedPassword(
-                f"{name}-grafana-admin-password",
-                GRAFANA_PASSWORD_LENGTH,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            secret = k8s.core.v1.Secret(
-                f"{name}-grafana-admin",
-                metadata={
-                    "name": GRAFANA_ADMIN_SECRET,
-                    "namespace": args.platform_namespace,
-                    "labels": {labels.PART_OF: labels.PART_OF_VALUE},
-                },
-                string_data={"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result},
-                opts=child,
-            )
+            admin: list[pulumi.Resource] = []
+            if args.grafana_admin_in_state:
+                password = GeneratedPassword(
+                    f"{name}-grafana-admin-password",
+                    GRAFANA_PASSWORD_LENGTH,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                admin.append(
+                    k8s.core.v1.Secret(
+                        f"{name}-grafana-admin",
+                        metadata={
+                            "name": GRAFANA_ADMIN_SECRET,
+                            "namespace": args.platform_namespace,
+                            "labels": {labels.PART_OF: labels.PART_OF_VALUE},
+                        },
+                        string_data={
+                            "admin-user": GRAFANA_ADMIN_USER,
+                            "admin-password": password.result,
+                        },
+                        opts=child,
+                    )
+                )
+                self.grafana_admin_password = password.result
+            else:
+                pulumi.log.info(
+                    grafana_admin_out_of_band(args.platform_namespace, GRAFANA_ADMIN_SECRET), self
+                )
             values = prometheus_stack_values(
                 args.retention,
                 args.prometheus_resources,
@@ -191,10 +226,9 @@ class MonitoringStack(pulumi.ComponentResource):
                 args.platform_namespace,
                 values,
                 capabilities,
-                after_crds.merge(pulumi.ResourceOptions(depends_on=[secret])),
+                after_crds.merge(pulumi.ResourceOptions(depends_on=admin)),
             )
             self.charts[KUBE_PROMETHEUS_STACK.name] = KUBE_PROMETHEUS_STACK.version
-            self.grafana_admin_password = password.result
 
         if args.dcgm_exporter is None:
             pulumi.log.warn(skipped_warning(DCGM_EXPORTER, "dcgmExporterChart"), self)

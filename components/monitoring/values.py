@@ -90,6 +90,16 @@ def dcgm_exporter_values(values_file: Path = DCGM_EXPORTER_VALUES) -> dict[str, 
     return {**load_values(values_file, owned, OWNER), **gpu_node_agent_placement()}
 
 
+def grafana_admin_out_of_band(namespace: str, secret: str) -> str:
+    return (
+        f"monitoring: rendering manifests, so Grafana's admin Secret {namespace}/{secret} is not "
+        "rendered (its password would sit in plain text in the files); create it before applying "
+        f"them: kubectl create secret generic {secret} -n {namespace} "
+        f"--from-literal=admin-user={GRAFANA_ADMIN_USER} "
+        '--from-literal=admin-password="$(openssl rand -hex 16)"'
+    )
+
+
 def skipped_warning(pin: ChartPin, key: str) -> str:
     return (
         f"monitoring: {key} is not set and chartsDirectory holds no {pin.name} chart, so the "

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 from pulumi.runtime import rpc
@@ -15,6 +16,7 @@ from pulumi.runtime import rpc
 from components.facts.gpu import gpu_node_affinity, gpu_toleration
 from components.facts.versions import KEDA
 from components.monitoring import values
+from components.monitoring.component import as_the_api_server_stores
 from components.monitoring.generated_password import ALPHABET, PasswordProvider
 from components.settings import charts
 from components.settings.charts import load_values
@@ -273,3 +275,47 @@ def test_values_files_leave_config_owned_keys_to_the_code(tmp_path: Path) -> Non
         "15d", PrometheusResources(cpu="1", memory="1Gi"), [], "s", "node-agents"
     )
     values.dcgm_exporter_values()
+
+
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_grafana_password_is_never_rendered_to_files(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, on_cluster: bool
+) -> None:
+    """Render mode writes every object to files in plain text: there, no password is generated
+    and no Secret rendered, Grafana still names the Secret and the log says how to create it. On
+    a cluster the password is generated and kept, encrypted, in state."""
+    chart = fake_chart(tmp_path / "kps", charts.KUBE_PROMETHEUS_STACK)
+    overrides: dict[str, Any] = {"prometheusStackChart": str(chart)}
+    if on_cluster:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+        overrides["kubeconfig"] = str(kubeconfig)
+    with caplog.at_level(logging.INFO):
+        mocks = run_program(stack_config("local", **overrides), mocks=PasswordMocks())
+    grafana = monitoring_charts(mocks)["kube-prometheus-stack"]["values"]["grafana"]
+    assert grafana["admin"]["existingSecret"] == values.GRAFANA_ADMIN_SECRET
+    secrets = [
+        r
+        for r in mocks.of_type("kubernetes:core/v1:Secret")
+        if r.inputs["metadata"]["name"] == values.GRAFANA_ADMIN_SECRET
+    ]
+    passwords = mocks.of_type("pulumi-python:dynamic:Resource")
+    told = [r.getMessage() for r in caplog.records if "admin Secret" in r.getMessage()]
+    if on_cluster:
+        assert len(secrets) == 1 and len(passwords) == 1 and told == []
+    else:
+        assert secrets == [] and passwords == []
+        (message,) = told
+        assert "kubectl create secret generic grafana-admin -n gpu-platform" in message
+
+
+def test_an_empty_rules_list_is_dropped_as_the_api_server_drops_it() -> None:
+    role: dict[str, Any] = {"kind": "Role", "metadata": {"name": "r"}, "rules": []}
+    as_the_api_server_stores(role, pulumi.ResourceOptions())
+    assert role == {"kind": "Role", "metadata": {"name": "r"}}
+    granted = {"kind": "ClusterRole", "rules": [{"verbs": ["get"]}]}
+    as_the_api_server_stores(granted, pulumi.ResourceOptions())
+    assert granted["rules"] == [{"verbs": ["get"]}]
+    other: dict[str, Any] = {"kind": "ConfigMap", "rules": []}
+    as_the_api_server_stores(other, pulumi.ResourceOptions())
+    assert other == {"kind": "ConfigMap", "rules": []}
