@@ -223,13 +223,13 @@ keda:
 TEST_SETUP := toolchain plane keda promtool prometheus amtool crds lint
 test-setup: $(TEST_SETUP)
 
-# Two pytest workers, a test file at a time each (its module fixtures stay on one worker), the
-# cluster files first (tests/conftest.py: they mostly wait on controllers, the other worker
-# fills the cores meanwhile). `python -m pytest` alone runs everything in one process.
+# Two pytest workers, a test file at a time each (its module fixtures stay on one worker); the
+# simulated-cluster files run first, one after the other on one worker, while the other runs
+# the rest (tests/conftest.py). `python -m pytest` alone runs everything in one process.
 PYTEST_WORKERS ?= 2
 test:
 	@$(MAKE) --no-print-directory -j2 test-setup
-	python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	python -m pytest -n $(PYTEST_WORKERS) --no-loadscope-reorder
 
 env:
 	@echo "export PATH='$(PATH)'"
