@@ -30,7 +30,10 @@ POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK)
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
 	@echo "make test        set up, then lint and run every test"
-	@echo "make preview     pulumi preview --diff of STACK, with the policy pack, and its summary"
+	@echo "make preview     pulumi preview --diff of STACK, with the policy pack, and its summary;"
+	@echo "                 saves its update plan to build/plan-STACK.json"
+	@echo "make up PLAN=build/plan-STACK.json [PLAN_DIGEST=sha256:...]"
+	@echo "                 apply that plan, or refuse and change nothing when the stack would differ"
 	@echo "make drift       refresh, then preview STACK: fails when the cluster drifted from the code"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
@@ -115,16 +118,40 @@ ON_CLUSTER = test "$(STACK)" != local || test -n "$$($(PULUMI) config get kubeco
 # Every engine run goes through commands/engine_run.py, so no plugin process outlives it.
 ENGINE_RUN := python -m commands.engine_run
 
+# Plan binding (commands/plan_binding.py): with PLAN=FILE (the plan `make preview` saved, e.g.
+# the PR preview's artifact) and optionally PLAN_DIGEST=sha256:... (the digest its reviewed summary
+# printed), up applies that plan or nothing: the file is checked, the stack is previewed again
+# (after the refresh, on a cluster) and that fresh plan must be the approved one, resource by
+# resource, before `pulumi up --plan FILE` runs; the engine then refuses any step beyond the plan.
+# `up --plan` is an experimental flag of the pinned CLI (hidden from its help unless
+# PULUMI_EXPERIMENTAL is set; accepted without it).
+PLAN ?=
+PLAN_DIGEST ?=
+PLAN_CHECK = build/plan-check-$(STACK)
+
 up: stack policy-config
 	@python -m commands.recover --stack $(STACK)
+	@$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
+		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),),true)
 	@if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
 		$(ENGINE_RUN) $(PULUMI) refresh --yes --skip-preview; fi; \
-	echo "$(PULUMI) up --yes $(POLICIES)"; \
-	$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES)
+	if test -n "$(PLAN)"; then mkdir -p build; rm -f $(PLAN_CHECK).json; \
+		echo "$(PULUMI) preview $(POLICIES) --save-plan $(PLAN_CHECK).json"; \
+		$(ENGINE_RUN) $(PULUMI) preview $(POLICIES) --save-plan $(PLAN_CHECK).json \
+			> $(PLAN_CHECK).log 2>&1 || { tail -n 40 $(PLAN_CHECK).log >&2; \
+			echo "[plan] refused: the stack's preview failed now (above), so it cannot be the" \
+				"approved plan; nothing was applied" >&2; exit 1; }; \
+		python -m commands.plan_binding compare $(PLAN) $(PLAN_CHECK).json; \
+		echo "$(PULUMI) up --yes $(POLICIES) --plan $(PLAN)"; \
+		$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES) --plan $(PLAN); \
+	else echo "$(PULUMI) up --yes $(POLICIES)"; \
+		$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES); fi
 
-# One engine run: the diff people read goes to build/preview-<stack>.diff and the engine's event
+# One engine run: the diff people read goes to build/preview-<stack>.diff, the engine's event
 # stream to build/preview-<stack>.jsonl (`--event-log`, the flag the Automation API uses, shown
-# when PULUMI_DEBUG_COMMANDS is set). From the stream: the policy report
+# when PULUMI_DEBUG_COMMANDS is set) and its update plan to build/plan-<stack>.json
+# (`--save-plan`, whose digest the summary prints: `make up PLAN=...` applies it). From the
+# stream: the policy report
 # (build/policy-report-<stack>.json) and the markdown summary (build/preview-summary-<stack>.md,
 # the diff folded in; printed with the diff's path instead). Exits with the preview's status.
 # PREVIEW_FLAGS adds flags to the preview.
@@ -134,7 +161,7 @@ up: stack policy-config
 # fails the same way, its `error:` lines in the summary.
 PREVIEW_FLAGS ?=
 PREVIEW_OUTPUTS = build/preview-$(STACK).jsonl build/preview-$(STACK).diff \
-	build/policy-report-$(STACK).json build/preview-summary-$(STACK).md
+	build/policy-report-$(STACK).json build/preview-summary-$(STACK).md build/plan-$(STACK).json
 stale-preview:
 	@rm -f $(PREVIEW_OUTPUTS)
 
@@ -145,6 +172,7 @@ preview: stale-preview stack
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; \
 	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(ENGINE_RUN) $(PULUMI) preview \
 		--diff $(POLICIES) $(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl \
+		--save-plan build/plan-$(STACK).json \
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
 	if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
@@ -152,6 +180,7 @@ preview: stale-preview stack
 			|| status=$${status/#0/1}; fi; \
 	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
+		--plan build/plan-$(STACK).json --policy-config policies/config/$(STACK).json \
 		--fold-to-path || status=$${status/#0/1}; \
 	if test $$status -ne 0; then \
 		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \
@@ -223,13 +252,13 @@ keda:
 TEST_SETUP := toolchain plane keda promtool prometheus amtool crds lint
 test-setup: $(TEST_SETUP)
 
-# Two pytest workers, a test file at a time each (its module fixtures stay on one worker), the
-# cluster files first (tests/conftest.py: they mostly wait on controllers, the other worker
-# fills the cores meanwhile). `python -m pytest` alone runs everything in one process.
+# Two pytest workers, a test file at a time each (its module fixtures stay on one worker); the
+# simulated-cluster files run first, one after the other on one worker, while the other runs
+# the rest (tests/conftest.py). `python -m pytest` alone runs everything in one process.
 PYTEST_WORKERS ?= 2
 test:
 	@$(MAKE) --no-print-directory -j2 test-setup
-	python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	python -m pytest -n $(PYTEST_WORKERS) --no-loadscope-reorder
 
 env:
 	@echo "export PATH='$(PATH)'"

@@ -6,7 +6,7 @@ replicas and GPUs before and after, the policy violations with their severity, t
 and estimated hourly cost before and after, and the raw diff folded away:
 
   python -m commands.preview_summary EVENTS.jsonl --stack local [--diff DIFF.txt] [--out FILE.md]
-                                   [--fold-to-path]
+                                   [--fold-to-path] [--plan PLAN.json]
 
 This module is the comment's frame: its hidden marker, headline, engine failures and the folded
 diff, within GitHub's size limit. What the stack holds before and after is read by
@@ -16,6 +16,7 @@ commands.stack_state; the sections about what changes are drawn by commands.summ
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from commands import engine_events
+from commands.plan_binding import PlanError, load_plan, provider_changes
 from commands.prices import PriceTable, load_price_table
+from commands.rollout_section import rollout_section
 from commands.stack_state import model_tracks, totals
 from commands.summary_sections import (
     cost_section,
@@ -93,12 +96,39 @@ def cli_errors(output: str) -> list[str]:
     ]
 
 
+def plan_lines(plan_digest: str | None, failed: bool, unbindable: list[str]) -> list[str]:
+    """Which update plan this preview saved: `make up PLAN=...` applies that plan or nothing."""
+    if failed:
+        return ["**Update plan**: none to deploy (the preview failed).", ""]
+    if not plan_digest:
+        return ["**Update plan**: none saved, so the deploy has nothing to apply.", ""]
+    if unbindable:
+        names = ", ".join("`" + u.split(" ")[0].rsplit("::", 1)[-1] + "`" for u in unbindable)
+        return [
+            f"**Update plan** `{plan_digest}` **cannot be bound**: it creates or replaces a "
+            f"provider ({names}), "
+            "which pulumi 3.215 cannot apply under a plan; this change deploys unbound.",
+            "",
+        ]
+    return [
+        f"**Update plan** `{plan_digest}`: the deploy applies this plan and refuses anything "
+        "beyond it (`make up PLAN=...`).",
+        "",
+    ]
+
+
 def render(
     events: list[dict[str, Any]],
     stack: str,
     diff: str = "",
     prices: PriceTable | None = None,
+    plan_digest: str | None = None,
+    unbindable: list[str] | None = None,
+    gpu_capacity: int | None = None,
 ) -> str:
+    """The summary; `plan_digest` is the saved plan's digest, "" when none was saved, None when
+    the preview was not asked for one; `unbindable` the providers the plan creates or replaces;
+    `gpu_capacity` the GPUs rollouts may use where the stack has no node groups (None: unknown)."""
     prices = prices or load_price_table()
     found = engine_events.steps(events)
     before, after = engine_events.states(found)
@@ -114,11 +144,15 @@ def render(
         else _headline(stack, counts, bool(failures))
     )
     lines = [marker(stack), headline, ""]
+    if plan_digest is not None:
+        lines += plan_lines(plan_digest, bool(failures), unbindable or [])
     if failures:
         lines += ["### Preview failed", "", "```", *_clip(failures, 4000), "```", ""]
     lines += drift_section(found)
     lines += replacements(found)
-    lines += models_section(found, model_tracks(before), model_tracks(after))
+    tracks_before, tracks_after = model_tracks(before), model_tracks(after)
+    lines += models_section(found, tracks_before, tracks_after)
+    lines += rollout_section(found, tracks_before, tracks_after, after, gpu_capacity)
     lines += policy_section(events, stack)
     if found:
         lines += cost_section(totals(before, prices), totals(after, prices), prices)
@@ -132,6 +166,20 @@ def _clip(messages: Iterable[str], limit: int) -> list[str]:
     return (text[:limit] + "\n…" if len(text) > limit else text).splitlines()
 
 
+def configured_capacity(policy_config: Path | None) -> int | None:
+    """rollout-feasibility's gpuCapacity in the stack's policy config; None when unset, -1 (its
+    default: not known), or not readable as such: policies/config_check.py reports a bad config
+    file before the engine runs, and the summary of that failed run must still be written."""
+    if policy_config is None or not policy_config.is_file():
+        return None
+    try:
+        settings = json.loads(policy_config.read_text()).get("rollout-feasibility") or {}
+        value = int(settings.get("gpuCapacity", -1))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return value if value >= 0 else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", type=Path, help="the preview's engine events (JSON lines)")
@@ -143,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the raw diff's path instead of the diff (a terminal has no <details>)",
     )
+    parser.add_argument(
+        "--plan", type=Path, help="the update plan the preview saved (--save-plan): its digest"
+    )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="the stack's policy config: rollout-feasibility's gpuCapacity, for the rollouts",
+    )
     args = parser.parse_args(argv)
     try:
         # No file: the CLI stopped before the engine ran; render says so, with the CLI's output.
@@ -152,7 +208,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preview_summary: {args.events}: {error}", file=sys.stderr)
         return 2
     diff = args.diff.read_text() if args.diff and args.diff.exists() else ""
-    markdown = render(events, args.stack, diff)
+    # "" when the preview was asked to save a plan and saved none.
+    plan_digest, unbindable = None, []
+    if args.plan:
+        plan_digest = ""
+        if args.plan.is_file():
+            try:
+                plan = load_plan(args.plan)
+            except PlanError as error:
+                print(f"preview_summary: {error}", file=sys.stderr)
+                return 2
+            plan_digest, unbindable = plan.digest, provider_changes(plan)
+    gpu_capacity = configured_capacity(args.policy_config)
+    markdown = render(
+        events,
+        args.stack,
+        diff,
+        plan_digest=plan_digest,
+        unbindable=unbindable,
+        gpu_capacity=gpu_capacity,
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(markdown)

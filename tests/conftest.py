@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,19 +37,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if wrong:
         raise pytest.UsageError("tests at the wrong level:\n  " + "\n  ".join(wrong))
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=scheduling_weight)
+        items.sort(key=scheduling_rank)
 
 
-# Under `make test` pytest-xdist runs the files on two workers, a file at a time each, in the order
-# collected (`--dist loadfile --no-loadscope-reorder`). The longest files go first: the cluster
-# tests spend most of their minutes waiting on controllers, which the other worker fills with
-# engine and unit work; started last, one of them would run alone at the end. Every worker
-# collects the same order, as xdist requires (the sort is stable).
-SCHEDULING_ORDER = ("cluster", "engine", "gate")
+# Under `make test` pytest-xdist runs the tests on two workers, a group at a time each, in the
+# order collected (`--no-loadscope-reorder`). A group is a test file, so its module fixtures stay
+# on one worker, except that every file with a simulated-cluster test is in one group: those run
+# one after the other on one worker, first (they mostly wait on controllers, and each plane's
+# timings get the share of the cores they get when run alone), while the other worker runs the
+# engine, gate and unit files. The workers sort what they collect (stably, so alike, as xdist
+# requires); the controller, which collects nothing, groups by reading the files.
+SCHEDULING_ORDER = ("engine", "gate")
+CLUSTER_GROUP = "simulated-cluster"
 
 
-def scheduling_weight(item: pytest.Item) -> int:
-    for rank, marker in enumerate(SCHEDULING_ORDER):
-        if item.get_closest_marker(marker) is not None:
-            return rank
-    return len(SCHEDULING_ORDER)
+def has_cluster_tests(path: Path) -> bool:
+    return "pytest.mark.cluster" in path.read_text()
+
+
+def scheduling_rank(item: pytest.Item) -> int:
+    if has_cluster_tests(item.path):
+        return 0
+    markers = [m for m in SCHEDULING_ORDER if item.get_closest_marker(m) is not None]
+    return 1 + (SCHEDULING_ORDER.index(markers[0]) if markers else len(SCHEDULING_ORDER))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ClusterFilesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return CLUSTER_GROUP if has_cluster_tests(config.rootpath / file) else file
+
+    return ClusterFilesTogether(config, log)

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from components.facts.gpu import GpuType
+from components.facts.rollout import REPLACE, SURGE, RolloutStrategy
 from components.facts.types import CpuQuantity, MemoryQuantity, ModelName
 
 
@@ -175,6 +176,14 @@ class Gate(_Strict):
     seed: int = Field(default=0, description="seed of the train/held-out split and of training")
 
 
+class Rollout(_Strict):
+    strategy: RolloutStrategy = Field(
+        default=SURGE,
+        description="surge: a new pod is ready before an old one goes (needs a free GPU per "
+        "surge pod); replace: an old pod goes first (no extra GPU, one replica less meanwhile)",
+    )
+
+
 class ModelSpec(_Strict):
     name: ModelName
     owner: str = Field(min_length=1)
@@ -187,6 +196,7 @@ class ModelSpec(_Strict):
         description="default: metric requests for a model with GPUs, cpu otherwise"
     )
     batching: Batching = Batching()
+    rollout: Rollout = Rollout()
     slo: Slo
     signature: Signature
     gate: Gate
@@ -233,6 +243,27 @@ class ModelSpec(_Strict):
             raise ValueError(
                 "autoscaling.activation: applies only with replicas.min: 0; KEDA's activation "
                 f"decides between 0 and 1 replicas, and this model keeps {self.replicas.min}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _replace_keeps_the_disruption_budget(self) -> ModelSpec:
+        """`replace` takes one pod of a Deployment down at a time: the PodDisruptionBudget
+        (minAvailable = replicas.min - 1, only with replicas.min >= 2) allows exactly one, so one
+        Deployment (no canary) of at least two replicas."""
+        if self.rollout.strategy != REPLACE:
+            return self
+        if self.replicas.min < 2:
+            raise ValueError(
+                f"rollout.strategy: replace takes a pod down before its replacement starts; "
+                f"with replicas.min {self.replicas.min} that leaves no replica serving (no "
+                "PodDisruptionBudget allows it): replace needs replicas.min >= 2"
+            )
+        if self.serving.canary is not None:
+            raise ValueError(
+                "rollout.strategy: replace with a canary can take a pod of each track down at "
+                "once, below the PodDisruptionBudget's minAvailable (replicas.min - 1): replace "
+                "needs a model without serving.canary"
             )
         return self
 

@@ -15,6 +15,7 @@ from components.catalog.gate_record import StartupMeasurement
 from components.catalog.spec import Batching, ModelSpec, TrackReplicas, canary_split
 from components.facts import labels
 from components.facts.gpu import GPU_RESOURCE, gpu_node_affinity, gpu_toleration
+from components.facts.rollout import ROLLING_UPDATE
 from components.facts.versions import TF_SERVING_IMAGE, TF_SERVING_VERSION
 from components.serving.startup import StartupBudget, startup_budget
 
@@ -298,10 +299,11 @@ def deployment(
             # No `replicas`: the track's HPA owns it (ours on cpu, KEDA's on a serving signal),
             # and Pulumi must not fight it.
             "selector": {"matchLabels": selector_labels(spec, track.name)},
+            # surge (the default): a new pod is ready before an old one goes, capacity never
+            # drops; replace: no GPU beyond what the model holds (components/facts/rollout.py).
             "strategy": {
                 "type": "RollingUpdate",
-                # A new pod must be ready before an old one goes: capacity never drops.
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+                "rollingUpdate": dict(ROLLING_UPDATE[spec.rollout.strategy]),
             },
             "revisionHistoryLimit": 5,
             "progressDeadlineSeconds": 600,

@@ -257,6 +257,13 @@ def test_make_preview_prints_the_summary_from_one_engine_run(tmp_path: Path) -> 
         "| 1 | 2 / 4 | stable 65 s |"
     ) in result.stdout
     assert "Raw diff: build/preview-local.diff" in result.stdout
+    # A new stack's plan creates its Kubernetes provider, which pulumi 3.215 cannot apply under a
+    # plan (commands/plan_binding.py): the summary says so rather than offering it for binding.
+    assert re.search(
+        r"\*\*Update plan\*\* `sha256:[0-9a-f]{64}` \*\*cannot be bound\*\*: it creates or "
+        r"replaces a provider \(`local-kubernetes`\)",
+        result.stdout,
+    ), result.stdout
     build = clone / "build"
     written = (build / "preview-summary-local.md").read_text()
     assert written.startswith(marker("local")) and "<details>" in written

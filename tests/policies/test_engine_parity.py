@@ -51,6 +51,7 @@ def test_the_engine_reaches_the_direct_verdict_of_every_rule_on_every_fixture(
         if not rule.stack_level:
             continue
         direct_pairs = direct_stack_verdict(rule, located, config)
+        violations += len(direct_pairs)
         engine_pairs = [
             # A stack policy's finding without a resource is shown on the stack.
             (message, None if ":pulumi:pulumi:Stack::" in resource else resource or None)

@@ -12,6 +12,7 @@ from policies.rules.kubernetes.pod_security import CONTROLS
 from policies.support import Rule
 from tests.support.policy_fixtures import (
     FAMILIES,
+    ROLLOUT_STALL,
     Family,
     Fixture,
     all_fixtures,
@@ -84,4 +85,13 @@ def test_the_stack_rules_verdicts_on_the_gpu_nodes_family() -> None:
             "(1); the cluster would refuse pods past it",
             None,
         )
+    ]
+
+
+def test_the_rollout_rules_verdict_on_the_rollouts_family() -> None:
+    family = next(f for f in FAMILIES if f.name == "rollouts")
+    located = [(fixture, f"urn:{fixture.id}") for fixture in family.fixtures]
+    holders = "rollout-replace-full 2x1 + rollout-surge-full 2x1 = 4"
+    assert direct_stack_verdict(RULES["rollout-feasibility"], located, family.pack_config()) == [
+        (ROLLOUT_STALL.format(name="rollout-surge-full", holders=holders), "urn:rollout-surge-full")
     ]

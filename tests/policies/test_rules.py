@@ -28,6 +28,7 @@ from policies.rules.kubernetes import (
     pod_security,
     probes,
     read_only_root,
+    rollout_feasibility,
     service_account_token,
     service_exposure,
     serving_completeness,
@@ -380,6 +381,34 @@ def test_gpu_budget_counts_peak_replicas_times_gpus() -> None:
             None,
         )
     ]
+
+
+def test_rollout_feasibility_counts_surge_pods_against_the_gpus_left_free() -> None:
+    rule = rollout_feasibility.RULE
+    # Capacity unknown (render mode, no node groups): nothing to check against.
+    assert rule.check(stack("iris", "digits"), rule.defaults()) == []
+    # digits holds 2 GPUs at min replicas; its surge pod needs a third.
+    assert rule.check(stack("iris", "digits"), {"gpuCapacity": 3}) == []
+    assert rule.check(stack("iris", "digits"), {"gpuCapacity": 2}) == [
+        (
+            "digits-stable: its rollout will stall: it needs 1 surge pod x 1 GPU = 1 GPU beyond "
+            "what the GPU workloads hold at min replicas (digits-stable 2x1 = 2), and 0 of the 2 "
+            "GPUs are free; the new pods would stay Pending (remedy: `rollout.strategy: replace` "
+            "in its model.yaml, or more GPUs)",
+            "urn:digits-stable",
+        )
+    ]
+    replacing = [
+        (kind, _replace_strategy(props) if kind.endswith("Deployment") else props, urn)
+        for kind, props, urn in stack("iris", "digits")
+    ]
+    assert rule.check(replacing, {"gpuCapacity": 2}) == []
+
+
+def _replace_strategy(props: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(props)
+    changed["spec"]["strategy"]["rollingUpdate"] = {"maxUnavailable": 1, "maxSurge": 0}
+    return changed
 
 
 def test_serving_completeness() -> None:

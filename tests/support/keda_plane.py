@@ -5,7 +5,7 @@ a simulated cluster (toolchain/plane), as the KEDA chart would run them in it:
   answers metric requests over gRPC (mutual TLS, the certificates of `write_grpc_certificates`;
   no certificate rotation: `--enable-cert-rotation` stays off, as the chart can be told);
 - the metrics API server serves `external.metrics.k8s.io` through the API server's aggregation
-  layer, wired the way the plane wires metrics-server (toolchain.plane.nodes): an ExternalName
+  layer, wired the way kwokctl wires the plane's metrics-server: an ExternalName
   Service to loopback and an APIService, here with the CA that signed its certificate;
 - both on 127.0.0.1 (the metrics API server's own /metrics endpoint excepted: KEDA binds it on
   every interface, with no flag to narrow it), with the plane's admin kubeconfig.
@@ -14,6 +14,8 @@ a simulated cluster (toolchain/plane), as the KEDA chart would run them in it:
 from __future__ import annotations
 
 import base64
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +23,15 @@ from tests.support.loopback import LoopbackProcess, free_port, wait_for
 from toolchain.keda import METRICS_API_SERVER, OPERATOR, ensure_keda
 from toolchain.plane.api import Api
 from toolchain.plane.layout import Layout
-from toolchain.plane.pki import openssl
 
 EXTERNAL_METRICS_API = "v1beta1.external.metrics.k8s.io"
 SERVICE, SERVICE_NAMESPACE = "keda-metrics-apiserver", "kube-system"
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    if shutil.which("openssl") is None:
+        raise AssertionError("`openssl` is not on PATH; it makes KEDA's certificates")
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
 def write_grpc_certificates(folder: Path) -> None:

@@ -1462,6 +1462,47 @@ def _gpu_node_fixtures() -> list[Fixture]:
     ]
 
 
+def _rollout_fixtures() -> list[Fixture]:
+    """rollout-feasibility's family, on 2 GPUs (its gpuCapacity): each Deployment keeps 2 pods of
+    1 GPU (replicas as the engine delivers them, a float). Alone, the surging one stalls and the
+    replacing one fits; together they hold 4 of 2 GPUs, so the surging one stalls still."""
+
+    def replicas(strategy: dict[str, object]) -> Change:
+        def change(props: dict[str, Any]) -> None:
+            props["spec"]["replicas"] = 2.0
+            props["spec"]["strategy"]["rollingUpdate"] = strategy
+
+        return change
+
+    return [
+        Fixture(
+            "rollout-feasibility",
+            "rollout-surge-full",
+            DEPLOYMENT,
+            changed("rollout-surge-full", replicas({"maxUnavailable": 0.0, "maxSurge": "25%"})),
+            (
+                ROLLOUT_STALL.format(
+                    name="rollout-surge-full", holders="rollout-surge-full 2x1 = 2"
+                ),
+            ),
+        ),
+        Fixture(
+            "rollout-feasibility",
+            "rollout-replace-full",
+            DEPLOYMENT,
+            changed("rollout-replace-full", replicas({"maxUnavailable": 1.0, "maxSurge": 0.0})),
+            (),
+        ),
+    ]
+
+
+ROLLOUT_STALL = (
+    "{name}: its rollout will stall: it needs 1 surge pod x 1 GPU = 1 GPU beyond what the GPU "
+    "workloads hold at min replicas ({holders}), and 0 of the 2 GPUs are free; the new pods would "
+    "stay Pending (remedy: `rollout.strategy: replace` in its model.yaml, or more GPUs)"
+)
+
+
 FAMILIES: list[Family] = [
     Family("pod-security", _pss_fixtures()),
     Family("images", [*_image_fixtures(IMAGE_CASES), _init_image_fixture()]),
@@ -1476,6 +1517,7 @@ FAMILIES: list[Family] = [
     Family("aws", _aws_fixtures()),
     Family("platform-objects", _platform_fixtures()),
     Family("gpu-nodes", _gpu_node_fixtures()),
+    Family("rollouts", _rollout_fixtures(), {"rollout-feasibility": {"gpuCapacity": 2}}),
 ]
 
 

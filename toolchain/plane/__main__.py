@@ -3,8 +3,9 @@
 Usage:
   python3 -m toolchain.plane build                 build or reuse the binaries
   python3 -m toolchain.plane bin-dir               print the binaries' folder
-  python3 -m toolchain.plane up [--dir D]          build if needed, start, write D/kubeconfig
-  python3 -m toolchain.plane down [--dir D]        stop every process started by `up`
+  python3 -m toolchain.plane up [--dir D]          build if needed, create or start with kwokctl,
+                                                   write D/kubeconfig
+  python3 -m toolchain.plane down [--dir D]        stop the plane's processes (state kept)
   python3 -m toolchain.plane status [--dir D]      exit 1 unless the plane in D is up
   python3 -m toolchain.plane kubeconfig [--dir D]  print the kubeconfig path
 """
@@ -47,10 +48,12 @@ def main(argv: list[str]) -> int:
             stopped = stop(layout)
             say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
         elif options.command == "status":
-            processes = status(layout)
-            for name, pid in processes.items():
-                print(f"{name:<24} {'running, pid ' + str(pid) if pid else 'stopped'}")
-            return 0 if all(processes.values()) else 1
+            components = status(layout)
+            if not components:
+                print(f"no plane in {layout.root}")
+            for name, state in components.items():
+                print(f"{name:<24} {state}")
+            return 0 if components and all(s == "Ready" for s in components.values()) else 1
         elif options.command == "kubeconfig":
             print(layout.kubeconfig)
     except ToolchainError as error:

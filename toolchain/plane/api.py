@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from toolchain.gobuild import ToolchainError
-from toolchain.plane.layout import CLUSTER_NAME, Layout, Ports, plane_ports
+from toolchain.plane.layout import CLUSTER_NAME, Layout
 
 
 class ApiError(RuntimeError):
@@ -22,11 +22,11 @@ class ApiError(RuntimeError):
 
 
 class Api:
-    """A minimal client of the plane's API server: JSON in and out, the admin client certificate."""
+    """A minimal client of the plane's API server: JSON in and out, the admin client certificate
+    kwokctl made (its address and certificates are kwokctl's kubeconfig's)."""
 
-    def __init__(self, layout: Layout, ports: Ports | None = None) -> None:
-        ports = ports or plane_ports(layout)
-        self.base = f"https://127.0.0.1:{ports.apiserver}"
+    def __init__(self, layout: Layout) -> None:
+        self.base = layout.api_server()
         self.context = ssl.create_default_context(cafile=str(layout.pki / "ca.crt"))
         self.context.load_cert_chain(layout.pki / "admin.crt", layout.pki / "admin.key")
 

@@ -1,6 +1,7 @@
 """Building the plane's programs from their Go modules into the cache.
 
-etcd and KWOK build from their own published modules (toolchain.gobuild); kube-apiserver,
+etcd, KWOK (its controller and kwokctl, which runs the plane) and metrics-server build from their
+own published modules (toolchain.gobuild); kube-apiserver,
 kube-controller-manager and kube-scheduler from k8s.io/kubernetes through a generated main module,
 at the versions pinned in components/facts/versions.py. The cache folder names every pin, so a new
 pin builds into a new folder.
@@ -29,7 +30,7 @@ from toolchain.gobuild import (
     run,
 )
 
-# The plane's programs, in their order of start (stopped in reverse).
+# The programs the plane runs; kwokctl starts and stops them (lifecycle.py).
 PROCESSES = (
     "etcd",
     "kube-apiserver",
@@ -38,6 +39,9 @@ PROCESSES = (
     "kwok",
     "metrics-server",
 )
+# kwokctl is a tool, not a process of the plane: it creates, starts and stops the others.
+KWOKCTL = "kwokctl"
+BINARIES = (*PROCESSES, KWOKCTL)
 # Built into a folder of its own, named by its pin: adding it (or bumping it) does not rebuild the
 # rest of the plane, whose folder names only the pins of its binaries.
 OWN_FOLDER = ("metrics-server",)
@@ -66,7 +70,7 @@ def binary_path(name: str) -> Path:
 
 
 def missing_binaries() -> list[str]:
-    return [name for name in PROCESSES if not binary_path(name).exists()]
+    return [name for name in BINARIES if not binary_path(name).exists()]
 
 
 def staging_version(release: str) -> str:
@@ -192,6 +196,15 @@ def module_binaries() -> list[GoBinary]:
             module="sigs.k8s.io/kwok",
             version=KWOK_VERSION,
             package="./cmd/kwok",
+            ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",),
+        ),
+        # Same module and release as kwok; built on its own so that a cache holding kwok from
+        # before kwokctl was needed builds only kwokctl.
+        GoBinary(
+            name=KWOKCTL,
+            module="sigs.k8s.io/kwok",
+            version=KWOK_VERSION,
+            package="./cmd/kwokctl",
             ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",),
         ),
         GoBinary(

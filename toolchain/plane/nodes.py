@@ -1,4 +1,5 @@
-"""What the plane puts into its cluster at start: simulated nodes, KWOK's Stage CRD and stages."""
+"""What the plane puts into its cluster at start: simulated nodes, KWOK's stages and the usage
+KWOK simulates."""
 
 from __future__ import annotations
 
@@ -14,18 +15,14 @@ from components.facts.gpu import (
     gpus_per_instance,
 )
 from toolchain.gobuild import ToolchainError
-from toolchain.plane.api import Api, wait_until
+from toolchain.plane.api import Api
 from toolchain.plane.layout import KWOK_NODE_ANNOTATION
 
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
 METRICS_FILE = Path(__file__).with_name("kwok-metrics.yaml")
-# KWOK's CRDs the plane enables (processes.KWOK_CRDS), from KWOK's module.
-KWOK_CRD_FILES = tuple(
-    f"kustomize/crd/bases/kwok.x-k8s.io_{plural}.yaml"
-    for plural in ("stages", "metrics", "clusterresourceusages", "resourceusages")
-)
 # Where metrics-server reads a node's usage: KWOK serves each node's Metric on its own path.
 RESOURCE_METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
+# Registered by kwokctl, which runs metrics-server (processes.py).
 METRICS_API = "v1beta1.metrics.k8s.io"
 # The simulated node groups: what `components/aws/node_groups.py` would make on EKS.
 CPU_INSTANCE_TYPE = "m6i.2xlarge"
@@ -88,22 +85,6 @@ def yaml_name(document: str) -> str:
     return match.group(1)
 
 
-def install_crds(api: Api, files: list[Path]) -> None:
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    names = []
-    for file in files:
-        document = file.read_text()
-        names.append(yaml_name(document))
-        api.apply(f"{path}/{names[-1]}", document)
-    for name in names:
-
-        def established(name: str = name) -> bool:
-            conditions = (api.get(f"{path}/{name}").get("status") or {}).get("conditions") or []
-            return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
-
-        wait_until(f"CRD {name}", established, timeout=30)
-
-
 def apply_kwok_objects(api: Api, text: str) -> list[str]:
     """Apply cluster-scoped KWOK objects (Metric, ClusterResourceUsage) given as YAML documents."""
     names = []
@@ -115,37 +96,6 @@ def apply_kwok_objects(api: Api, text: str) -> list[str]:
         plural = kind.group(1).lower() + "s"
         api.apply(f"/apis/kwok.x-k8s.io/v1alpha1/{plural}/{names[-1]}", document)
     return names
-
-
-def register_metrics_api(api: Api, port: int) -> None:
-    """metrics.k8s.io served by metrics-server on loopback, through the aggregation layer: an
-    ExternalName Service is how the API server reaches a server outside the cluster network."""
-    api.apply(
-        "/api/v1/namespaces/kube-system/services/metrics-server",
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "metrics-server", "namespace": "kube-system"},
-            "spec": {"type": "ExternalName", "externalName": "localhost"},
-        },
-    )
-    api.apply(
-        f"/apis/apiregistration.k8s.io/v1/apiservices/{METRICS_API}",
-        {
-            "apiVersion": "apiregistration.k8s.io/v1",
-            "kind": "APIService",
-            "metadata": {"name": METRICS_API},
-            "spec": {
-                "group": "metrics.k8s.io",
-                "version": "v1beta1",
-                "groupPriorityMinimum": 100,
-                "versionPriority": 100,
-                # metrics-server's certificate is self-signed, made at its start.
-                "insecureSkipTLSVerify": True,
-                "service": {"name": "metrics-server", "namespace": "kube-system", "port": port},
-            },
-        },
-    )
 
 
 def metrics_available(api: Api) -> bool:

@@ -1,16 +1,28 @@
-"""The plane's processes: their command lines, starting one, finding it running, stopping all."""
+"""The plane's processes, run by kwokctl (KWOK's own tool, built beside KWOK in build.py): the
+KwokctlConfiguration that names our binaries and flags, and the kwokctl commands that create,
+start, stop and look at the cluster.
+
+kwokctl's binary runtime makes the certificates and kubeconfig, keeps the ports we choose, starts
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the KWOK controller and
+metrics-server (registered as an aggregated API) from the binaries given, and keeps their state
+under KWOK_WORKDIR, which is inside the layout's root.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import time
-from pathlib import Path
+from typing import Any
 
-from toolchain.plane.build import PROCESSES, binary_path
+from components.facts.versions import (
+    ETCD_VERSION,
+    KUBERNETES_RELEASE,
+    KWOK_VERSION,
+    METRICS_SERVER_VERSION,
+)
+from toolchain.gobuild import ToolchainError
+from toolchain.plane.build import KWOKCTL, binary_path
 from toolchain.plane.layout import (
     CLUSTER_NAME,
     KWOK_NODE_ANNOTATION,
@@ -18,177 +30,229 @@ from toolchain.plane.layout import (
     POD_CIDR,
     SERVICE_CIDR,
     Layout,
-    Ports,
+    free_port,
 )
-from toolchain.plane.pki import FRONT_PROXY_CLIENT
-
-
-def running_pid(layout: Layout, name: str) -> int | None:
-    """The pid of a plane process started from this layout, if it still runs."""
-    pid_file = layout.pid_file(name)
-    if not pid_file.exists():
-        return None
-    pid = int(pid_file.read_text().strip())
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except OSError:
-        return None
-    # A recycled pid runs something else: only a process of our binary counts.
-    return pid if Path(command).name == name else None
-
-
-def start_process(layout: Layout, name: str, args: list[str]) -> None:
-    layout.log_file(name).parent.mkdir(parents=True, exist_ok=True)
-    layout.pid_file(name).parent.mkdir(parents=True, exist_ok=True)
-    with layout.log_file(name).open("ab") as log:
-        process = subprocess.Popen(
-            [str(binary_path(name)), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=layout.root,
-            # Its own process group, so it outlives `make cluster-up` and stops as one.
-            start_new_session=True,
-        )
-    layout.pid_file(name).write_text(f"{process.pid}\n")
-
-
-def stop(layout: Layout, timeout: float = 15) -> list[str]:
-    """Stop every process of the plane (reverse start order); returns the names stopped."""
-    stopped = []
-    for name in reversed(PROCESSES):
-        pid = running_pid(layout, name)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while running_pid(layout, name) is not None and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if running_pid(layout, name) is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-            stopped.append(name)
-        layout.pid_file(name).unlink(missing_ok=True)
-    return stopped
-
 
 # KWOK's CRDs the plane enables: Stage (kwok-stages.yaml), the Metric its nodes serve and the
-# resource usage it reports (kwok-metrics.yaml); nodes.KWOK_CRD_FILES installs them.
+# resource usage it reports (kwok-metrics.yaml). With Stage among them kwokctl loads none of its
+# default stages: ours (applied by lifecycle.py) are the only ones, and a test can add its own.
 KWOK_CRDS = ("Stage", "Metric", "ClusterResourceUsage", "ResourceUsage")
 HPA_SYNC_SECONDS = 5
 HPA_DOWNSCALE_SECONDS = 20
 METRIC_RESOLUTION_SECONDS = 15
+# The common name of kwokctl's admin certificate, which the API server presents to aggregated APIs.
+PROXY_CLIENT = "kwok-admin"
+# kwokctl's name for each component whose flags we patch.
+ETCD, APISERVER, CONTROLLER_MANAGER = "etcd", "kube-apiserver", "kube-controller-manager"
+SCHEDULER, KWOK_CONTROLLER, METRICS_SERVER = "kube-scheduler", "kwok-controller", "metrics-server"
 
 
-def component_args(layout: Layout, ports: Ports) -> dict[str, list[str]]:
-    pki, kubeconfig = layout.pki, str(layout.kubeconfig)
-    delegated = [
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-    ]
-    return {
-        "etcd": [
-            "--name=plane",
-            f"--data-dir={layout.root / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{ports.etcd_client}",
-            f"--advertise-client-urls=http://127.0.0.1:{ports.etcd_client}",
-            f"--listen-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
-            f"--initial-cluster=plane=http://127.0.0.1:{ports.etcd_peer}",
+def extra_args(*args: tuple[str, str], override: bool = False) -> list[dict[str, Any]]:
+    return [{"key": key, "value": value, "override": override} for key, value in args]
+
+
+def components_patches(layout: Layout) -> list[dict[str, Any]]:
+    """Our flags on top of kwokctl's: each says why it differs from kwokctl's default."""
+    pki = layout.pki
+    key, value = KWOK_NODE_ANNOTATION
+    return [
+        {
+            "name": ETCD,
             # A disposable test cluster on a shared disk: durability is not worth the fsyncs.
-            "--unsafe-no-fsync",
-        ],
-        "kube-apiserver": [
-            f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={ports.apiserver}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--service-account-key-file={pki / 'service-account.pub'}",
-            f"--service-account-signing-key-file={pki / 'service-account.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
-            # The `kubernetes` Service cannot point at a loopback address; nothing here needs it.
-            "--endpoint-reconciler-type=none",
-            # The aggregation layer, for metrics-server's metrics.k8s.io: the API server proxies
-            # to it with this client certificate and the user in these headers.
-            f"--proxy-client-cert-file={pki / f'{FRONT_PROXY_CLIENT}.crt'}",
-            f"--proxy-client-key-file={pki / f'{FRONT_PROXY_CLIENT}.key'}",
-            f"--requestheader-client-ca-file={pki / 'ca.crt'}",
-            f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
-            "--requestheader-username-headers=X-Remote-User",
-            "--requestheader-group-headers=X-Remote-Group",
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-            "--profiling=false",
-        ],
-        "kube-controller-manager": [
-            f"--kubeconfig={kubeconfig}",
-            *delegated,
-            "--bind-address=127.0.0.1",
-            f"--secure-port={ports.controller_manager}",
-            f"--service-account-private-key-file={pki / 'service-account.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            "--use-service-account-credentials=true",
-            f"--cluster-name={CLUSTER_NAME}",
-            # A test cluster: autoscalers act within seconds, not the production defaults' 15 s
-            # sync and 5 minutes of downscale stabilisation, so a scale-down test stays short.
-            f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_SECONDS}s",
-            f"--horizontal-pod-autoscaler-downscale-stabilization={HPA_DOWNSCALE_SECONDS}s",
-            "--leader-elect=false",
-            "--profiling=false",
-        ],
-        "kube-scheduler": [
-            f"--kubeconfig={kubeconfig}",
-            *delegated,
-            "--bind-address=127.0.0.1",
-            f"--secure-port={ports.scheduler}",
-            "--leader-elect=false",
-            "--profiling=false",
-        ],
-        "kwok": [
-            f"--kubeconfig={kubeconfig}",
-            f"--config={layout.root / 'kwok.yaml'}",
-        ],
-        # Scrapes KWOK's simulated usage from each node's address and status port, as it would a
-        # kubelet's (over plain HTTP: KWOK's server has no TLS here), and serves it through the
-        # API server's aggregation layer (nodes.register_metrics_api).
-        "metrics-server": [
-            f"--kubeconfig={kubeconfig}",
-            *delegated,
-            "--bind-address=127.0.0.1",
-            f"--secure-port={ports.metrics_server}",
-            f"--cert-dir={layout.root / 'metrics-server'}",
-            "--kubelet-preferred-address-types=InternalIP",
-            "--kubelet-use-node-status-port",
-            "--deprecated-kubelet-completely-insecure",
-            f"--metric-resolution={METRIC_RESOLUTION_SECONDS}s",
-            "--profiling=false",
-        ],
+            "extraArgs": extra_args(("unsafe-no-fsync", "true")),
+        },
+        {
+            "name": APISERVER,
+            "extraArgs": extra_args(
+                ("service-cluster-ip-range", SERVICE_CIDR),
+                # The `kubernetes` Service cannot point at a loopback address; nothing here
+                # needs it.
+                ("endpoint-reconciler-type", "none"),
+                # The aggregation layer as a cluster sets it up: kwokctl gives the API server a
+                # proxy client certificate (its admin's) but no request-header CA, so aggregated
+                # APIs (metrics-server, KEDA's metrics API server) would see every request as
+                # that admin's rather than the user's in the forwarded headers.
+                ("requestheader-client-ca-file", str(pki / "ca.crt")),
+                ("requestheader-username-headers", "X-Remote-User"),
+                ("requestheader-group-headers", "X-Remote-Group"),
+                ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
+                ("requestheader-allowed-names", PROXY_CLIENT),
+                ("profiling", "false"),
+            ),
+        },
+        {
+            "name": CONTROLLER_MANAGER,
+            "extraArgs": extra_args(
+                # A test cluster: autoscalers act within seconds, not the production defaults'
+                # 15 s sync and 5 minutes of downscale stabilisation, so a scale-down test stays
+                # short.
+                ("horizontal-pod-autoscaler-sync-period", f"{HPA_SYNC_SECONDS}s"),
+                ("horizontal-pod-autoscaler-downscale-stabilization", f"{HPA_DOWNSCALE_SECONDS}s"),
+                ("cluster-name", CLUSTER_NAME),
+                # One instance: no lease to wait for after a restart.
+                ("leader-elect", "false"),
+                ("profiling", "false"),
+            ),
+        },
+        {
+            "name": SCHEDULER,
+            "extraArgs": extra_args(("leader-elect", "false"), ("profiling", "false")),
+        },
+        {
+            "name": KWOK_CONTROLLER,
+            # kwokctl's binary runtime passes an empty --node-ip (nodes would have no InternalIP,
+            # where metrics-server scrapes them) and makes KWOK manage every node; ours manages
+            # only the nodes that carry its annotation (nodes.py).
+            "extraArgs": extra_args(
+                ("node-ip", KWOK_NODE_IP),
+                ("manage-all-nodes", "false"),
+                override=True,
+            )
+            + extra_args(("manage-nodes-with-annotation-selector", f"{key}={value}")),
+        },
+        {
+            "name": METRICS_SERVER,
+            "extraArgs": extra_args(
+                ("kubelet-preferred-address-types", "InternalIP"),
+                ("metric-resolution", f"{METRIC_RESOLUTION_SECONDS}s"),
+                override=True,
+            ),
+        },
+    ]
+
+
+def kwokctl_configuration(layout: Layout, ports: dict[str, int]) -> dict[str, Any]:
+    """The KwokctlConfiguration (config.kwok.x-k8s.io/v1alpha1) of the plane in `layout`."""
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": {
+            "runtime": "binary",
+            # kwokctl's default is every interface; the plane answers on loopback only.
+            "bindAddress": "127.0.0.1",
+            "kubeVersion": f"v{KUBERNETES_RELEASE}",
+            "etcdVersion": ETCD_VERSION,
+            "kwokVersion": KWOK_VERSION,
+            "metricsServerVersion": METRICS_SERVER_VERSION,
+            # Our binaries, built from their Go modules (build.py); kwokctl downloads nothing.
+            "etcdBinary": str(binary_path("etcd")),
+            "kubeApiserverBinary": str(binary_path("kube-apiserver")),
+            "kubeControllerManagerBinary": str(binary_path("kube-controller-manager")),
+            "kubeSchedulerBinary": str(binary_path("kube-scheduler")),
+            "kwokControllerBinary": str(binary_path("kwok")),
+            "metricsServerBinary": str(binary_path("metrics-server")),
+            "enable": [METRICS_SERVER],
+            "enableCRDs": list(KWOK_CRDS),
+            "nodeLeaseDurationSeconds": 40,
+            **ports,
+        },
+        "componentsPatches": components_patches(layout),
     }
 
 
-def kwok_configuration(ports: Ports) -> str:
-    key, value = KWOK_NODE_ANNOTATION
-    return json.dumps(
-        {
-            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-            "kind": "KwokConfiguration",
-            "options": {
-                "manageNodesWithAnnotationSelector": f"{key}={value}",
-                "cidr": POD_CIDR,
-                # Each node's InternalIP and status port are KWOK's own server, where
-                # metrics-server scrapes the node's simulated usage.
-                "nodeIP": KWOK_NODE_IP,
-                "nodePort": ports.kwok,
-                "serverAddress": f"127.0.0.1:{ports.kwok}",
-                "nodeLeaseDurationSeconds": 40,
-                # Stages are objects in the cluster (kwok-stages.yaml, applied by nodes.py),
-                # so a test can add one, e.g. to hold one model version's pods unready.
-                "enableCRDs": list(KWOK_CRDS),
-            },
-        },
-        indent=2,
+def kwok_configuration() -> dict[str, Any]:
+    """What the KWOK controller reads besides its flags: the range its pods' addresses come from
+    (kwokctl writes it into the controller's own configuration file)."""
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokConfiguration",
+        "options": {"cidr": POD_CIDR},
+    }
+
+
+def configuration_text(layout: Layout, ports: dict[str, int]) -> str:
+    """Both documents, as YAML (each JSON document is one)."""
+    documents = (kwokctl_configuration(layout, ports), kwok_configuration())
+    return "---\n".join(json.dumps(document, indent=2) + "\n" for document in documents)
+
+
+def plane_ports() -> dict[str, int]:
+    """The ports of a new plane, each chosen free by the kernel. kwokctl would choose them itself,
+    counting down from 32767: two planes created at once (two test workers) would both pick the
+    same. kwokctl keeps them in its cluster's configuration, so a restarted plane has the same
+    API server address (a stack's Kubernetes provider would otherwise see another cluster)."""
+    names = (
+        "kubeApiserverPort",
+        "etcdPort",
+        "etcdPeerPort",
+        "kubeControllerManagerPort",
+        "kubeSchedulerPort",
+        "kwokControllerPort",
+        "metricsServerPort",
     )
+    chosen: set[int] = set()
+    while len(chosen) < len(names):
+        chosen.add(free_port())
+    return dict(zip(names, sorted(chosen), strict=True))
+
+
+def exists(layout: Layout) -> bool:
+    """Whether kwokctl has created the plane's cluster (running or stopped)."""
+    return layout.kwokctl_kubeconfig.exists()
+
+
+def kwokctl(layout: Layout, *args: str) -> str:
+    """Run kwokctl on the plane's cluster; returns its output. The configuration file is always
+    ours, never ~/.kwok/kwok.yaml."""
+    command = [
+        str(binary_path(KWOKCTL)),
+        f"--name={CLUSTER_NAME}",
+        f"--config={layout.kwokctl_config}",
+        *args,
+    ]
+    result = subprocess.run(
+        command,
+        env={**os.environ, "KWOK_WORKDIR": str(layout.kwok_workdir)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=layout.root,
+    )
+    if result.returncode != 0:
+        raise ToolchainError(
+            f"`kwokctl {' '.join(args)}` failed (exit {result.returncode}); logs in "
+            f"{layout.cluster_dir / 'logs'}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
+        )
+    return result.stdout
+
+
+def create(layout: Layout) -> None:
+    """Create and start the plane's cluster. `--kubeconfig=` keeps kwokctl from adding a context
+    to the user's ~/.kube/config."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.kwokctl_config.write_text(configuration_text(layout, plane_ports()))
+    kwokctl(layout, "create", "cluster", "--kubeconfig=")
+
+
+def start(layout: Layout) -> None:
+    """Start the plane's cluster again, with the state and ports it had."""
+    kwokctl(layout, "start", "cluster")
+
+
+def components(layout: Layout) -> dict[str, str]:
+    """Each process of the plane and its status as kwokctl sees it (Ready, Stopped, ...)."""
+    if not exists(layout):
+        return {}
+    return component_states(kwokctl(layout, "get", "components", "-o", "wide"))
+
+
+def component_states(table: str) -> dict[str, str]:
+    """`kwokctl get components -o wide`: a NAME and STATUS header, then one line per process."""
+    lines = [line.split() for line in table.splitlines() if line.strip()]
+    if not lines or lines[0][:2] != ["NAME", "STATUS"]:
+        raise ToolchainError(f"unexpected output of kwokctl get components:\n{table}")
+    return {fields[0]: " ".join(fields[1:]) for fields in lines[1:]}
+
+
+def running(layout: Layout) -> bool:
+    states = components(layout)
+    return bool(states) and all(state == "Ready" for state in states.values())
+
+
+def stop(layout: Layout) -> list[str]:
+    """Stop every process of the plane, its state kept; returns the names of those that ran."""
+    if not exists(layout):
+        return []
+    was_running = [name for name, state in components(layout).items() if state != "Stopped"]
+    kwokctl(layout, "stop", "cluster")
+    return was_running

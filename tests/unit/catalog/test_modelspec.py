@@ -94,6 +94,8 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             f"{SOURCE}: serving.canary.percent: 10% cannot be expressed with replicas.min 2",
         ),
         ("replicas", {"min": 5, "max": 3}, f"{SOURCE}: replicas: min (5) is greater than max (3)"),
+        ("rollout.strategy", "recreate", f"{SOURCE}: rollout.strategy: Input should be 'surge'"),
+        ("rollout.pace", 1, f"{SOURCE}: rollout.pace: unknown field"),
         ("resources.gpus", 1, f"{SOURCE}: resources: gpu_types must list the accepted GPU types"),
         ("resources.gpu_types", ["v100"], f"{SOURCE}: resources.gpu_types.0: Input should be"),
         ("resources.cpu", "lots", f"{SOURCE}: resources.cpu: 'lots' is not a CPU"),
@@ -249,3 +251,28 @@ def test_gpu_metric_on_a_cpu_model_is_refused() -> None:
         f"{SOURCE}: autoscaling.metric: gpu needs resources.gpus > 0; a CPU model has no GPU "
         "utilisation to scale on"
     ]
+
+
+def test_replace_is_allowed_only_where_the_disruption_budget_allows_it() -> None:
+    raw = set_path(iris(), "rollout.strategy", "replace")
+    spec, problems = parse_spec(yaml.safe_dump(raw), SOURCE)
+    assert problems == [] and spec is not None and spec.rollout.strategy == "replace"
+    single = set_path(copy.deepcopy(raw), "replicas", {"min": 1, "max": 3})
+    assert problems_of(single) == [
+        f"{SOURCE}: rollout.strategy: replace takes a pod down before its replacement starts; "
+        "with replicas.min 1 that leaves no replica serving (no PodDisruptionBudget allows it): "
+        "replace needs replicas.min >= 2"
+    ]
+    canary = set_path(copy.deepcopy(raw), "serving.canary", {"version": 1, "percent": 50})
+    assert problems_of(canary) == [
+        f"{SOURCE}: rollout.strategy: replace with a canary can take a pod of each track down at "
+        "once, below the PodDisruptionBudget's minAvailable (replicas.min - 1): replace needs a "
+        "model without serving.canary"
+    ]
+    assert spec_default_strategy() == "surge"
+
+
+def spec_default_strategy() -> str:
+    spec, _ = parse_spec(yaml.safe_dump(iris()), SOURCE)
+    assert spec is not None
+    return spec.rollout.strategy

@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components.catalog.spec import ModelSpec
+from components.catalog.spec import ModelSpec, Rollout
 from components.facts import gpu, labels
 from components.facts.types import MAX_MODEL_NAME_LENGTH
 from components.facts.versions import KUBERNETES_VERSION
@@ -42,6 +42,15 @@ def test_deployment_leaves_replicas_to_the_autoscaler_and_never_drops_capacity()
     assert "replicas" not in deployment["spec"]
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
     assert deployment["metadata"]["name"] == "iris-stable"
+
+
+def test_the_replace_strategy_takes_an_old_pod_down_before_starting_its_replacement() -> None:
+    spec = spec_of("iris").model_copy(update={"rollout": Rollout(strategy="replace")})
+    deployment = serving.deployment(spec, only_track(spec), "models", "iris-tfserving-x")
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+    }
 
 
 def test_every_object_is_labelled_with_model_version_and_track() -> None:

@@ -3,18 +3,19 @@ and the KWOK stages it applies."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from components.facts import versions
 from components.facts.gpu import GPU_RESOURCE, gpu_node_affinity, gpu_taint, gpu_toleration
 from components.facts.labels import GPU_NODE_LABEL, GPU_TYPE_LABEL, SIMULATED_CPU_USAGE
 from components.facts.versions import KUBERNETES_VERSION
-from toolchain.plane import build, nodes
-from toolchain.plane.layout import Layout, plane_ports
-from toolchain.plane.processes import component_args
+from toolchain.gobuild import ToolchainError
+from toolchain.plane import build, nodes, processes
+from toolchain.plane.layout import KWOK_NODE_ANNOTATION, Layout
 
 KUBERNETES_GO_MOD = """module k8s.io/kubernetes
 
@@ -101,17 +102,6 @@ def test_every_stage_document_is_a_kwok_stage_whose_name_the_script_reads() -> N
     assert {d["kind"] for d in parsed} == {"Stage"}
 
 
-def test_a_ports_file_from_before_metrics_server_keeps_its_ports_and_gains_one(
-    tmp_path: Path,
-) -> None:
-    layout = Layout(tmp_path)
-    old = {"etcd_client": 1, "etcd_peer": 2, "apiserver": 3, "controller_manager": 4}
-    layout.ports_file.write_text(json.dumps({**old, "scheduler": 5, "kwok": 6}))
-    ports = plane_ports(layout)
-    assert (ports.apiserver, ports.kwok) == (3, 6) and ports.metrics_server not in range(7)
-    assert plane_ports(layout) == ports  # kept from then on
-
-
 def test_the_simulated_usage_serves_every_series_metrics_server_reads() -> None:
     metric, usage = yaml.safe_load_all(nodes.METRICS_FILE.read_text())
     names = {m["name"] for m in metric["spec"]["metrics"]}
@@ -130,9 +120,113 @@ def test_the_simulated_usage_serves_every_series_metrics_server_reads() -> None:
     assert SIMULATED_CPU_USAGE in expression
 
 
-def test_every_process_of_the_plane_has_its_command_line(tmp_path: Path) -> None:
+def configuration(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The documents kwokctl is given, read back as kwokctl reads them (YAML)."""
+    text = processes.configuration_text(Layout(tmp_path), processes.plane_ports())
+    kwokctl, kwok = [doc for doc in yaml.safe_load_all(text) if doc]
+    return kwokctl, kwok
+
+
+def patched_args(kwokctl: dict[str, Any], component: str) -> dict[str, str]:
+    (patch,) = [p for p in kwokctl["componentsPatches"] if p["name"] == component]
+    return {arg["key"]: arg["value"] for arg in patch["extraArgs"]}
+
+
+def test_kwokctl_runs_our_binaries_on_loopback_without_downloading_anything(
+    tmp_path: Path,
+) -> None:
+    kwokctl, kwok = configuration(tmp_path)
+    assert (kwokctl["kind"], kwok["kind"]) == ("KwokctlConfiguration", "KwokConfiguration")
+    options = kwokctl["options"]
+    assert options["runtime"] == "binary"
+    assert options["bindAddress"] == "127.0.0.1"
+    assert options["kubeVersion"] == f"v{versions.KUBERNETES_RELEASE}"
+    binaries = {key: value for key, value in options.items() if key.endswith("Binary")}
+    # One option per process of the plane, each naming our build of it.
+    assert sorted(Path(path).name for path in binaries.values()) == sorted(build.PROCESSES)
+    for path in binaries.values():
+        assert Path(path) == build.binary_path(Path(path).name)
+    assert options["enable"] == ["metrics-server"]
+    assert build.binary_path(build.KWOKCTL).parent == build.bin_dir()
+
+
+def test_our_stages_and_usage_are_crds_so_kwokctl_loads_none_of_its_default_stages(
+    tmp_path: Path,
+) -> None:
+    kwokctl, _ = configuration(tmp_path)
+    crds = set(kwokctl["options"]["enableCRDs"])
+    # kwokctl writes its default stages into KWOK's configuration unless Stage is a CRD.
+    assert "Stage" in crds
+    kinds = {doc["kind"] for doc in yaml.safe_load_all(nodes.METRICS_FILE.read_text())}
+    kinds |= {doc["kind"] for doc in yaml.safe_load_all(nodes.STAGES_FILE.read_text()) if doc}
+    assert kinds <= crds
+
+
+def test_the_flags_tests_depend_on_are_patched_onto_kwokctls_components(tmp_path: Path) -> None:
+    kwokctl, _ = configuration(tmp_path)
+    names = [patch["name"] for patch in kwokctl["componentsPatches"]]
+    assert len(names) == len(set(names))
+    assert set(names) <= {
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok-controller",
+        "metrics-server",
+    }
+    manager = patched_args(kwokctl, "kube-controller-manager")
+    assert manager["horizontal-pod-autoscaler-sync-period"] == "5s"
+    assert manager["horizontal-pod-autoscaler-downscale-stabilization"] == "20s"
+    assert patched_args(kwokctl, "metrics-server")["metric-resolution"] == "15s"
+    assert patched_args(kwokctl, "etcd")["unsafe-no-fsync"] == "true"
+    apiserver = patched_args(kwokctl, "kube-apiserver")
+    assert apiserver["requestheader-client-ca-file"] == str(Layout(tmp_path).pki / "ca.crt")
+    assert apiserver["requestheader-allowed-names"] == processes.PROXY_CLIENT
+    # Admission stays kwokctl's default (the API server's own plugins, PodSecurity among them):
+    # nothing turns it off.
+    assert "kubeAdmission" not in kwokctl["options"]
+    assert not any("admission" in key for key in apiserver)
+
+
+def test_kwok_gives_nodes_a_loopback_address_and_manages_only_annotated_ones(
+    tmp_path: Path,
+) -> None:
+    kwokctl, kwok = configuration(tmp_path)
+    (patch,) = [p for p in kwokctl["componentsPatches"] if p["name"] == "kwok-controller"]
+    by_key = {arg["key"]: arg for arg in patch["extraArgs"]}
+    # kwokctl passes both flags itself, so ours replace its values rather than follow them.
+    assert by_key["node-ip"] == {"key": "node-ip", "value": "127.0.0.1", "override": True}
+    assert by_key["manage-all-nodes"]["override"] is True
+    key, value = KWOK_NODE_ANNOTATION
+    assert by_key["manage-nodes-with-annotation-selector"]["value"] == f"{key}={value}"
+    for node in nodes.plane_nodes(1, 1):
+        assert node["metadata"]["annotations"][key] == value
+    assert kwok["options"]["cidr"]
+
+
+def test_each_new_plane_gets_distinct_ports_for_every_process_that_listens(
+    tmp_path: Path,
+) -> None:
+    kwokctl, _ = configuration(tmp_path)
+    ports = {k: v for k, v in kwokctl["options"].items() if k.endswith("Port")}
+    assert len(ports) == 7 and len(set(ports.values())) == 7
+    assert all(0 < port < 65536 for port in ports.values())
+
+
+def test_kwokctls_component_table_is_read_and_anything_else_is_an_error() -> None:
+    table = (
+        "NAME                 STATUS\netcd                 Ready\nkube-apiserver       Stopped\n"
+    )
+    assert processes.component_states(table) == {"etcd": "Ready", "kube-apiserver": "Stopped"}
+    with pytest.raises(ToolchainError):
+        processes.component_states("error: no cluster\n")
+
+
+def test_the_kubeconfig_kwokctl_writes_names_the_api_server(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
-    args = component_args(layout, plane_ports(layout))
-    assert set(args) == set(build.PROCESSES)
-    assert build.binary_path("metrics-server").parent == build.metrics_server_dir()
-    assert build.binary_path("kwok").parent == build.bin_dir()
+    layout.kwokctl_kubeconfig.parent.mkdir(parents=True)
+    layout.kwokctl_kubeconfig.write_text(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority: /x/ca.crt\n"
+        "    server: https://127.0.0.1:32764\n  name: kwok-x\n"
+    )
+    assert layout.api_server() == "https://127.0.0.1:32764"

@@ -45,7 +45,7 @@ def test_the_workflows_pass_actionlint() -> None:
 
 def test_a_broken_workflow_fails_actionlint(tmp_path: Path) -> None:
     source = (WORKFLOWS / "preview.yml").read_text()
-    broken = source.replace("steps.preview.outcome", "steps.previw.outcome").replace(
+    broken = source.replace("steps.preview.outcome", "steps.previw.outcome", 1).replace(
         "pull-requests: write", "pull-request: write"
     )
     assert broken.count("previw") == 1 and "pull-request: write" in broken
@@ -95,10 +95,23 @@ def test_each_job_runs_the_projects_make_targets() -> None:
     assert deploy["on"] == {"push": {"branches": ["main"]}}
     assert deploy["jobs"]["prod"]["needs"] == "dev"
     assert deploy["jobs"]["prod"]["environment"] == "production"
+    # Each stack applies the plan its approved preview saved, or nothing (README, "Plan binding").
     assert [s.get("run") for s in steps(deploy) if "make up" in s.get("run", "")] == [
-        "make up STACK=dev",
-        "make up STACK=prod",
+        'make up STACK=dev PLAN="$PLAN" PLAN_DIGEST="$PLAN_DIGEST"',
+        'make up STACK=prod PLAN="$PLAN" PLAN_DIGEST="$PLAN_DIGEST"',
     ]
+    for job in ("dev", "prod"):
+        found = [s for s in deploy["jobs"][job]["steps"] if s.get("id") == "plan"]
+        assert found and found[0]["run"] == ".github/scripts/approved-plan.sh", job
+        up = next(s for s in deploy["jobs"][job]["steps"] if s.get("name") == "make up")
+        assert up["env"]["PLAN"] == "${{ steps.plan.outputs.plan }}", job
+        assert up["env"]["PLAN_DIGEST"] == "${{ steps.plan.outputs.digest }}", job
+    kept = [s for s in steps(preview) if str(s.get("uses", "")).startswith("actions/upload-")]
+    assert [s["with"]["path"] for s in kept] == ["build/plan-${{ matrix.stack }}.json"]
+    assert kept[0]["with"]["name"] == "plan-${{ matrix.stack }}"
+    assert "grep -o 'Update plan\\*\\* `sha256:" in (
+        (PROJECT_ROOT / ".github" / "scripts" / "approved-plan.sh").read_text()
+    )
 
     assert "schedule" in drift["on"]
     assert drift["jobs"]["drift"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]

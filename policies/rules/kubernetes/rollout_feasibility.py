@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import Severity
+
+from components.facts.rollout import REMEDY, RolloutNeed, surge_pods
+from policies.kube import autoscaler_bounds, autoscaler_target, dig, object_name, pod_spec
+from policies.rules.kubernetes.gpu_budget import StackResource, node_group_capacity
+from policies.rules.kubernetes.gpu_resources import gpus_per_pod
+from policies.support import Rule
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def min_replicas(resources: Sequence[StackResource]) -> dict[tuple[str, str], int]:
+    """Fewest replicas each workload keeps: its autoscaler's minimum (an HPA's, or a KEDA
+    ScaledObject's, which may be 0)."""
+    found: dict[tuple[str, str], int] = {}
+    for resource_type, props, _ in resources:
+        bounds = autoscaler_bounds(resource_type, props)
+        if bounds is not None:
+            key = (str(dig(props, "metadata", "namespace")), autoscaler_target(props))
+            found[key] = min(found.get(key, bounds[0]), bounds[0])
+    return found
+
+
+def check(
+    resources: Sequence[StackResource], config: Mapping[str, Any]
+) -> list[tuple[str, str | None]]:
+    capacity = node_group_capacity(resources)
+    if capacity is None:
+        capacity = int(config["gpuCapacity"])
+        if capacity < 0:
+            return []
+    minimums = min_replicas(resources)
+    # (name, urn, replicas at min, GPUs per pod, its RollingUpdate or None for Recreate)
+    workloads: list[tuple[str, str, int, int, Mapping[str, Any] | None]] = []
+    for resource_type, props, urn in resources:
+        pod = pod_spec(resource_type, props)
+        if pod is None or not gpus_per_pod(pod):
+            continue
+        key = (str(dig(props, "metadata", "namespace")), object_name(props))
+        replicas = minimums.get(key, int(dig(props, "spec", "replicas") or 1))
+        strategy = dig(props, "spec", "strategy") or {}
+        rolling = None
+        if resource_type == DEPLOYMENT and strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            rolling = strategy.get("rollingUpdate") or {}
+        workloads.append((key[1], urn, replicas, gpus_per_pod(pod), rolling))
+    held = sum(replicas * gpus for _, _, replicas, gpus, _ in workloads)
+    # Sorted: the engine hands a stack policy its resources in no fixed order.
+    holders = " + ".join(sorted(f"{n} {r}x{g}" for n, _, r, g, _ in workloads if r))
+    problems: list[tuple[str, str | None]] = []
+    for name, urn, replicas, gpus, rolling in sorted(workloads):
+        if rolling is None or replicas == 0:
+            continue  # Recreate, other kinds, or nothing running to roll
+        need = RolloutNeed(name, surge_pods(rolling, replicas), 0, gpus, capacity, held)
+        if need.fits is False:
+            problems.append(
+                (
+                    f"{name}: its rollout will stall: it needs {need.pods_text()} beyond what "
+                    f"the GPU workloads hold at min replicas ({holders} = {held}), and {need.free} "
+                    f"of the {capacity} GPUs are free; the new pods would stay Pending (remedy: "
+                    "`rollout.strategy: replace` in its model.yaml, or more GPUs)",
+                    urn,
+                )
+            )
+    return problems
+
+
+RULE = Rule(
+    name="rollout-feasibility",
+    description="Each GPU Deployment's rolling update fits in the GPUs the others leave free.",
+    why="A RollingUpdate starts its surge pods before the old ones go; on full GPU nodes they stay "
+    "Pending on Insufficient nvidia.com/gpu and the rollout stalls until its deadline.",
+    severity=Severity.HIGH,
+    remediation=REMEDY[0].upper() + REMEDY[1:] + ".",
+    config={
+        "gpuCapacity": {
+            "type": "integer",
+            "minimum": -1,
+            "default": -1,
+            "description": "GPUs the nodes provide when the stack has no EKS GPU node groups "
+            "(whose maximum sizes are used instead); -1: not checked",
+        },
+    },
+    check=check,
+    stack_level=True,
+)
