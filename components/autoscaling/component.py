@@ -33,6 +33,8 @@ class KedaAutoscalingArgs:
     """The URL the triggers query."""
     chart: ChartSource | None = None
     """None: the chart's source is not set; it is skipped with a warning."""
+    image_registry: str | None = None
+    """The ECR registry whose pull-through cache serves KEDA's images; None: ghcr.io."""
 
     @classmethod
     def from_settings(
@@ -47,6 +49,7 @@ class KedaAutoscalingArgs:
                 settings.autoscaling_prometheus_url, settings.platform_namespace
             ),
             chart=to_chart_source(settings.keda_chart, KEDA) if settings.keda_chart else None,
+            image_registry=settings.chart_image_registry,
         )
 
 
@@ -98,7 +101,7 @@ class KedaAutoscaling(pulumi.ComponentResource):
                     else None
                 ),
                 namespace=args.platform_namespace,
-                values=keda_values(args.models_namespace),
+                values=keda_values(args.models_namespace, args.image_registry),
                 opts=after_crds,
             )
             self.chart = KEDA.version

@@ -20,7 +20,8 @@ from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginA
 from components.aws.eks import EksCluster, EksClusterArgs, cluster_name
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec, node_group_specs
-from components.aws.registry import EcrRegistry, EcrRegistryArgs, registry_host
+from components.aws.registry import EcrRegistry, EcrRegistryArgs
+from components.facts.mirrors import DOCKER_HUB, GITHUB, ecr_registry_host
 from components.settings.load import PROJECT
 from components.settings.model import AwsSettings
 from components.tokens import renamed, type_token
@@ -54,6 +55,8 @@ class AwsClusterArgs:
     images_kept: int
     build_images: bool
     """Images are built and pushed by this program: it then needs push credentials for ECR."""
+    cache_credentials: dict[str, str]
+    """Pull-through cache credentials' secret ARNs by upstream host."""
 
     @classmethod
     def from_settings(
@@ -75,6 +78,10 @@ class AwsClusterArgs:
             models=list(models),
             images_kept=settings.image_versions_kept,
             build_images=settings.build_images,
+            cache_credentials={
+                DOCKER_HUB.host: settings.docker_hub_credential_arn,
+                GITHUB.host: settings.github_credential_arn,
+            },
         )
 
 
@@ -154,6 +161,8 @@ class AwsCluster(pulumi.ComponentResource):
                 account_id=args.account_id,
                 region=args.region,
                 partition=partition,
+                node_role_name=self.node_groups.node_role_name,
+                credentials=args.cache_credentials,
             ),
             opts=within,
         )
@@ -163,7 +172,7 @@ class AwsCluster(pulumi.ComponentResource):
                 registry_id=args.account_id, opts=pulumi.InvokeOutputOptions(provider=provider)
             )
             self.registry_credentials = docker.RegistryArgs(
-                server=registry_host(args.account_id, args.region, partition),
+                server=ecr_registry_host(args.account_id, args.region),
                 username=token.user_name,
                 password=pulumi.Output.secret(token.password),
             )
@@ -186,5 +195,6 @@ class AwsCluster(pulumi.ComponentResource):
 
     @property
     def serving_prerequisites(self) -> list[pulumi.Resource]:
-        """What model pods need before they can run: nodes, and GPUs advertised on GPU nodes."""
-        return [self.node_groups, self.device_plugin]
+        """What model and chart pods need before they can run: nodes, GPUs advertised on GPU
+        nodes, and the pull-through cache their chart images come through."""
+        return [self.node_groups, self.device_plugin, *self.registry.pull_through]

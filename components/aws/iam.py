@@ -57,6 +57,13 @@ ECR_PULL_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 )
+# What a node needs to pull an image through the cache for the first time: ECR imports it from
+# upstream and creates its repository as the caller (ECR user guide, pull through cache IAM).
+ECR_PULL_THROUGH_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
+# What ECR, as the repository creation template's role, needs to create a cached repository with
+# the template's tags and KMS key (ECR user guide, repository creation template IAM role).
+ECR_REPOSITORY_CREATION_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource")
+ECR_REPOSITORY_CREATION_KMS_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant")
 
 
 def partition_of(region: str) -> str:
@@ -167,6 +174,48 @@ def ecr_pull_policy(node_role_arn: str) -> dict[str, Any]:
                 "Principal": {"AWS": node_role_arn},
                 "Action": list(ECR_PULL_ACTIONS),
             }
+        ],
+    }
+
+
+def ecr_repositories_arn(partition: str, region: str, account_id: str, prefix: str) -> str:
+    """Every repository under `prefix/`."""
+    return f"arn:{partition}:ecr:{region}:{account_id}:repository/{prefix}/*"
+
+
+def pull_through_node_policy(repositories: list[str]) -> dict[str, Any]:
+    """Identity policy of the node role: import and create, on the cache's repositories only."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "NodesPullThroughTheCache",
+                "Effect": "Allow",
+                "Action": list(ECR_PULL_THROUGH_ACTIONS),
+                "Resource": repositories,
+            }
+        ],
+    }
+
+
+def repository_creation_policy(repositories: list[str], key_arn: str) -> dict[str, Any]:
+    """Identity policy of the role ECR creates cached repositories with: those repositories, and
+    grants on the registry's key to encrypt them."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "CreateCachedRepositories",
+                "Effect": "Allow",
+                "Action": list(ECR_REPOSITORY_CREATION_ACTIONS),
+                "Resource": repositories,
+            },
+            {
+                "Sid": "EncryptThemWithTheRegistryKey",
+                "Effect": "Allow",
+                "Action": list(ECR_REPOSITORY_CREATION_KMS_ACTIONS),
+                "Resource": key_arn,
+            },
         ],
     }
 

@@ -89,6 +89,7 @@ class NodeGroupsArgs:
 
 class NodeGroups(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
     groups: dict[str, aws.eks.NodeGroup]
     gpu_types: dict[str, GpuType]
     """GPU type of each GPU group, by group name."""
@@ -144,10 +145,12 @@ class NodeGroups(pulumi.ComponentResource):
                 ),
             )
         self.node_role_arn = role.arn
+        self.node_role_name = role.name
         self.gpu_types = {s.name: s.gpu_type for s in args.groups if s.gpu_type is not None}
         self.register_outputs(
             {
                 "nodeRoleArn": self.node_role_arn,
+                "nodeRoleName": self.node_role_name,
                 "groups": {key: group.node_group_name for key, group in self.groups.items()},
                 "gpuTypes": self.gpu_types,
             }

@@ -131,6 +131,12 @@ _AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")
 _IAM_ROLE_ARN = re.compile(
     r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 )
+# ECR reads pull-through credentials only from secrets named ecr-pullthroughcache/...
+# (components/facts/mirrors.py); Secrets Manager appends six random characters to the name.
+_PULL_THROUGH_SECRET_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:secretsmanager:[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:secret:"
+    r"ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]+$"
+)
 _INSTANCE_TYPE = re.compile(r"^([a-z][a-z0-9-]*)\.([a-z0-9]+)$")
 
 
@@ -168,6 +174,17 @@ def _iam_role_arn(value: str) -> str:
     if not _IAM_ROLE_ARN.match(value):
         raise ValueError(
             f"{value!r} is not an IAM role ARN such as 'arn:aws:iam::111122223333:role/admin'"
+        )
+    return value
+
+
+def _pull_through_secret_arn(value: str) -> str:
+    if not _PULL_THROUGH_SECRET_ARN.match(value):
+        raise ValueError(
+            f"{value!r} is not the ARN of a Secrets Manager secret named ecr-pullthroughcache/..., "
+            "such as 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+            "ecr-pullthroughcache/docker-hub-AbCdEf' (ECR reads upstream credentials from no "
+            "other secret)"
         )
     return value
 
@@ -218,6 +235,8 @@ AvailabilityZone = Annotated[str, AfterValidator(_availability_zone)]
 Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 """An IPv4 network in CIDR notation with its host bits zero: '10.0.0.0/16', not '10.0.0.1/16'."""
 IamRoleArn = Annotated[str, AfterValidator(_iam_role_arn)]
+PullThroughSecretArn = Annotated[str, AfterValidator(_pull_through_secret_arn)]
+"""A Secrets Manager secret ARN whose name starts with ecr-pullthroughcache/."""
 GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
 """An EC2 instance type of a GPU family in components.facts.gpu.GPU_TYPE_BY_INSTANCE_FAMILY."""
 SystemInstanceType = Annotated[str, AfterValidator(_system_instance_type)]

@@ -72,6 +72,8 @@ class MonitoringStackArgs:
     node_agents_namespace: str = NODE_AGENTS_NAMESPACE
     """Where node agents needing host access run (its own Pod Security level)."""
     grafana_admin_in_state: bool = True
+    image_registry: str | None = None
+    """The ECR registry whose pull-through cache serves the charts' images; None: upstream."""
     """True: Grafana's admin password is generated once, kept encrypted in state and written to
     the Secret Grafana reads. False (render mode): no password and no Secret; the manifests go
     to files in plain text, so the Secret is created out of band before they are applied
@@ -97,6 +99,7 @@ class MonitoringStackArgs:
             prometheus_stack=to_chart_source(stack, KUBE_PROMETHEUS_STACK) if stack else None,
             dcgm_exporter=to_chart_source(dcgm, DCGM_EXPORTER) if dcgm else None,
             kubernetes_version=settings.chart_kubernetes_version,
+            image_registry=settings.chart_image_registry,
             grafana_admin_in_state=not (
                 isinstance(settings, LocalSettings) and settings.renders_manifests
             ),
@@ -218,6 +221,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 args.alert_routes,
                 GRAFANA_ADMIN_SECRET,
                 args.node_agents_namespace,
+                args.image_registry,
             )
             # Grafana reads its admin from the Secret: the chart starts after it exists.
             _helm_chart(

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from components.facts.gpu import PLACEMENT_KEYS, gpu_node_agent_placement
+from components.facts.mirrors import CHART_IMAGES, cached_image_values
 from components.facts.versions import ChartPin
 from components.settings.charts import load_values, merge_values
 from components.settings.monitoring import AlertRoute, PrometheusResources
 
+KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
 PROMETHEUS_STACK_VALUES = Path(__file__).with_name("kube-prometheus-stack-values.yaml")
 DCGM_EXPORTER_VALUES = Path(__file__).with_name("dcgm-exporter-values.yaml")
 GRAFANA_ADMIN_USER = "admin"
@@ -26,6 +28,8 @@ PROMETHEUS_STACK_OWNED = (
     ("grafana", "admin"),
     ("grafana", "adminPassword"),
     ("prometheus-node-exporter", "namespaceOverride"),
+    # On dev and prod every image's registry is the stack's pull-through cache.
+    *((*path.split("."), "registry") for path, _ in CHART_IMAGES[KUBE_PROMETHEUS_STACK_CHART]),
 )
 OWNER = "components/monitoring/values.py sets it"
 
@@ -59,8 +63,11 @@ def prometheus_stack_values(
     routes: list[AlertRoute],
     grafana_admin_secret: str,
     node_agents_namespace: str,
+    image_registry: str | None = None,
     values_file: Path = PROMETHEUS_STACK_VALUES,
 ) -> dict[str, Any]:
+    """`image_registry`: the ECR registry whose pull-through cache serves every image (dev and
+    prod); None keeps the charts' upstream registries (local)."""
     owned = {
         "prometheus": {
             "prometheusSpec": {
@@ -81,6 +88,10 @@ def prometheus_stack_values(
         },
         "prometheus-node-exporter": {"namespaceOverride": node_agents_namespace},
     }
+    if image_registry is not None:
+        owned = merge_values(
+            owned, cached_image_values(KUBE_PROMETHEUS_STACK_CHART, image_registry)
+        )
     return merge_values(load_values(values_file, PROMETHEUS_STACK_OWNED, OWNER), owned)
 
 

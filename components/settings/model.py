@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from components.facts.gpu import GpuType
+from components.facts.mirrors import ecr_registry_host
 from components.facts.types import (
     AvailabilityZone,
     AwsAccountId,
@@ -28,6 +29,7 @@ from components.facts.types import (
     Ipv4Cidr,
     KubernetesRelease,
     ProjectPath,
+    PullThroughSecretArn,
 )
 from components.facts.versions import KEDA, KUBERNETES_RELEASE
 from components.settings.aws import (
@@ -98,6 +100,12 @@ class StackSettings(BaseModel):
         return self.environment != "local"
 
     @property
+    def chart_image_registry(self) -> str | None:
+        """The registry whose pull-through cache the charts' images come through; None: their
+        upstream registries."""
+        return None
+
+    @property
     def chart_kubernetes_version(self) -> str:
         """The version charts are rendered for: the setting, or the platform's pinned release."""
         return self.kubernetes_version or KUBERNETES_RELEASE
@@ -162,6 +170,15 @@ class AwsSettings(StackSettings):
     gpu_node_groups: list[GpuNodeGroup] = Field(alias="gpuNodeGroups")
     image_versions_kept: int = Field(alias="imageVersionsKept", ge=2, le=1000)
     control_plane_log_retention_days: LogRetentionDays = Field(alias="controlPlaneLogRetentionDays")
+    # Required: Grafana's image is on Docker Hub and KEDA's on ghcr.io (kedaChart is required
+    # here), and ECR caches either only with credentials (components/facts/mirrors.py).
+    docker_hub_credential_arn: PullThroughSecretArn = Field(alias="dockerHubCredentialArn")
+    github_credential_arn: PullThroughSecretArn = Field(alias="githubCredentialArn")
+
+    @property
+    def chart_image_registry(self) -> str:
+        """This stack's ECR registry: its pull-through cache serves the charts' images."""
+        return ecr_registry_host(self.aws_account_id, self.aws_region)
 
     @property
     def node_gpu_types(self) -> set[GpuType]:
@@ -270,6 +287,18 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
             )
         return problems
     problems += network_problems(settings)
+    for field in ("docker_hub_credential_arn", "github_credential_arn"):
+        arn = getattr(settings, field)
+        region, account = arn.split(":")[3:5]
+        if (region, account) != (settings.aws_region, settings.aws_account_id):
+            problems.append(
+                (
+                    (AwsSettings.model_fields[field].alias or field,),
+                    f"the secret is in {region} of account {account}; ECR reads pull-through "
+                    f"credentials from its own region and account only ({settings.aws_region}, "
+                    f"{settings.aws_account_id})",
+                )
+            )
     names: set[str] = set()
     for index, group in enumerate(settings.gpu_node_groups):
         if group.name in names:

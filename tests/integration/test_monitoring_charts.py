@@ -20,10 +20,12 @@ import yaml
 
 from commands.policy_report import build_report
 from components.facts import labels
+from components.facts.mirrors import UPSTREAM_BY_HOST
 from components.monitoring.crds import CrdLoader
 from components.monitoring.scrape import GPU_MEMORY_USED_MIB, GPU_UTIL
 from components.monitoring.values import GRAFANA_ADMIN_SECRET as ADMIN
 from policies.rules import ALL
+from policies.rules.kubernetes.image_provenance import RULE as IMAGE_PROVENANCE
 from policies.support import resource_id
 from tests.support.engine import ROOT, SKIP_CHECKPOINTS, LocalStack
 from tests.support.monitoring_checks import selects
@@ -132,10 +134,13 @@ def test_chart_objects_pass_the_pack_with_only_the_listed_exemptions(
 def test_dev_and_prod_exempt_the_same_chart_findings_as_local(
     charted: tuple[LocalStack, dict[str, Any]], environment: str
 ) -> None:
-    """dev and prod render these charts at the same versions and values, but only on EKS (under
-    mocks no chart object exists): each resource rule, at that stack's settings and exemptions,
-    on the chart objects rendered here. What remains is image-provenance alone: their
-    allow-lists hold only ECR, where the chart images are not (yet) mirrored."""
+    """dev and prod render these charts at the same versions and values but for the image
+    registries, and only on EKS (under mocks no chart object exists): each resource rule, at that
+    stack's settings and exemptions, on the chart objects rendered here with the upstream
+    registries. What remains is image-provenance on exactly the images whose upstream ECR caches
+    (components/facts/mirrors.py), which dev and prod pull through their cache
+    (tests/unit/monitoring/test_chart_images.py checks those values); nvcr.io's DCGM image is
+    exempt by name in the pack config. Not shown here: the charts rendered with dev/prod values."""
     stack, _ = charted
     resources = stack.state()["deployment"]["resources"]
     found: dict[tuple[str, str], list[str]] = {}
@@ -150,6 +155,17 @@ def test_dev_and_prod_exempt_the_same_chart_findings_as_local(
             if kept:
                 found[(rule.name, resource_id(r["type"], r["inputs"]))] = kept
     assert {rule for rule, _ in found} == {"image-provenance"}, found
+    images = {
+        finding.split(" image ", 1)[1].split(" ", 1)[0]
+        for kept in found.values()
+        for finding in kept
+    }
+    hosts = {image.split("/", 1)[0] for image in images}
+    assert hosts and hosts <= set(UPSTREAM_BY_HOST), images
+    assert ("image-provenance", "DaemonSet node-agents/dcgm-exporter") not in found
+    exempt = rule_settings(IMAGE_PROVENANCE, environment)["exemptions"]
+    assert [e["resource"] for e in exempt] == ["DaemonSet node-agents/dcgm-exporter"]
+    assert all(e["reason"] for e in exempt)
 
 
 def test_a_second_preview_plans_no_change(charted: tuple[LocalStack, dict[str, Any]]) -> None:

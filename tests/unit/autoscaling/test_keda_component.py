@@ -73,4 +73,4 @@ def test_the_values_file_leaves_the_owned_keys_to_the_code(tmp_path: Path) -> No
     bad = tmp_path / "keda-values.yaml"
     bad.write_text("crds:\n  install: true\n")
     with pytest.raises(ValueError, match=r"sets crds\.install: components/autoscaling/values\.py"):
-        values.keda_values("models", bad)
+        values.keda_values("models", values_file=bad)

@@ -13,8 +13,9 @@ from components.aws import device_plugin, iam
 from components.aws.eks import kubeconfig, oidc_issuer, role_name_of
 from components.aws.network import nat_zone_indexes, subnet_tags
 from components.aws.node_groups import gpu_group_spec
-from components.aws.registry import lifecycle_policy, registry_host, repository_name
+from components.aws.registry import lifecycle_policy, repository_name
 from components.facts import gpu
+from components.facts.mirrors import ecr_registry_host
 from components.settings.aws import GpuNodeGroup
 
 
@@ -96,10 +97,10 @@ def test_a_values_file_that_sets_placement_is_refused(tmp_path: Path) -> None:
 
 
 def test_registry_host_is_known_before_any_repository_exists() -> None:
-    assert registry_host("111122223333", "eu-west-1", "aws") == (
+    assert ecr_registry_host("111122223333", "eu-west-1") == (
         "111122223333.dkr.ecr.eu-west-1.amazonaws.com"
     )
-    assert registry_host("111122223333", "cn-north-1", "aws-cn") == (
+    assert ecr_registry_host("111122223333", "cn-north-1") == (
         "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn"
     )
     assert repository_name("gpu-model-platform-dev", "iris") == "gpu-model-platform-dev/iris"

@@ -13,7 +13,7 @@ import pytest
 
 from components.aws import device_plugin, iam
 from components.aws.eks import CONTROL_PLANE_LOG_TYPES
-from components.facts import gpu, labels
+from components.facts import gpu, labels, mirrors
 from components.facts.versions import KUBERNETES_VERSION
 from components.settings.load import parse_settings
 from components.settings.model import AwsSettings
@@ -279,6 +279,85 @@ def test_repositories_grant_pulls_to_the_node_role_only(
         )
 
 
+def test_a_pull_through_cache_rule_per_supported_upstream_with_credentials_where_needed(
+    stack: tuple[str, AwsSettings, RecordingMocks],
+) -> None:
+    _, settings, mocks = stack
+    rules = {
+        r.inputs["ecrRepositoryPrefix"]: r.inputs
+        for r in mocks.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    }
+    assert rules == {
+        "docker-hub": {
+            "ecrRepositoryPrefix": "docker-hub",
+            "upstreamRegistryUrl": "registry-1.docker.io",
+            "credentialArn": settings.docker_hub_credential_arn,
+        },
+        "ghcr": {
+            "ecrRepositoryPrefix": "ghcr",
+            "upstreamRegistryUrl": "ghcr.io",
+            "credentialArn": settings.github_credential_arn,
+        },
+        "k8s": {"ecrRepositoryPrefix": "k8s", "upstreamRegistryUrl": "registry.k8s.io"},
+        "quay": {"ecrRepositoryPrefix": "quay", "upstreamRegistryUrl": "quay.io"},
+    }
+    for rule in mocks.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule"):
+        # A first pull must find its creation template, or ECR creates a default repository.
+        template = f"aws-registry-cache-{rule.inputs['ecrRepositoryPrefix']}"
+        assert any(template in urn for urn in mocks.registration(rule).dependencies), rule.name
+
+
+def test_cached_repositories_are_created_as_the_model_repositories_are(
+    stack: tuple[str, AwsSettings, RecordingMocks],
+) -> None:
+    _, settings, mocks = stack
+    node_role = f"arn:aws:iam::{account(mocks)}:role/aws-nodes-node-role"
+    creator = f"arn:aws:iam::{account(mocks)}:role/aws-registry-cache-creator"
+    typ = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+    templates = {t.inputs["prefix"]: t.inputs for t in mocks.of_type(typ)}
+    assert set(templates) == {u.prefix for u in mirrors.PULL_THROUGH_UPSTREAMS}
+    for prefix, template in templates.items():
+        assert template["appliedFors"] == ["PULL_THROUGH_CACHE"], prefix
+        assert template["imageTagMutability"] == "IMMUTABLE", prefix
+        (encryption,) = template["encryptionConfigurations"]
+        assert encryption["encryptionType"] == "KMS"
+        assert encryption["kmsKey"].endswith("key/aws-registry-key-key-id")
+        (rule,) = policy(template["lifecyclePolicy"])["rules"]
+        assert rule["selection"]["countNumber"] == settings.image_versions_kept
+        (statement,) = policy(template["repositoryPolicy"])["Statement"]
+        assert statement["Principal"] == {"AWS": node_role}
+        assert sorted(statement["Action"]) == sorted(iam.ECR_PULL_ACTIONS)
+        assert template["customRoleArn"] == creator, prefix
+    (role,) = [
+        r for r in mocks.of_type("aws:iam/role:Role") if r.name == "aws-registry-cache-creator"
+    ]
+    (trust,) = policy(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "ecr.amazonaws.com"}
+
+
+def test_the_node_role_pulls_through_the_cache_prefixes_only(
+    stack: tuple[str, AwsSettings, RecordingMocks],
+) -> None:
+    _, settings, mocks = stack
+    inline = {r.name: r.inputs for r in mocks.of_type("aws:iam/rolePolicy:RolePolicy")}
+    node = inline["aws-registry-pull-through"]
+    assert node["role"] == "aws-nodes-node-role"
+    (statement,) = policy(node["policy"])["Statement"]
+    assert sorted(statement["Action"]) == [
+        "ecr:BatchImportUpstreamImage",
+        "ecr:CreateRepository",
+    ]
+    assert sorted(statement["Resource"]) == sorted(
+        f"arn:aws:ecr:{settings.aws_region}:{account(mocks)}:repository/{u.prefix}/*"
+        for u in mirrors.PULL_THROUGH_UPSTREAMS
+    )
+    creator = policy(inline["aws-registry-cache-creator"]["policy"])["Statement"]
+    assert [s["Resource"] for s in creator] == [
+        statement["Resource"],
+        f"arn:aws:kms:{settings.aws_region}:{account(mocks)}:key/aws-registry-key-key-id",
+    ]
+
+
 def account(mocks: RecordingMocks) -> str:
     return mocks.aws_account
 
@@ -291,6 +370,7 @@ def documents(mocks: RecordingMocks) -> Iterator[tuple[str, dict[str, Any]]]:
         ("aws:ecr/repositoryPolicy:RepositoryPolicy", "policy"),
         ("aws:iam/rolePolicy:RolePolicy", "policy"),
         ("aws:iam/policy:Policy", "policy"),
+        ("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "repositoryPolicy"),
     ):
         for resource in mocks.of_type(typ):
             yield resource.name, policy(resource.inputs[field])
@@ -301,7 +381,9 @@ def test_no_policy_we_write_names_a_wildcard_action(
 ) -> None:
     _, _, mocks = stack
     written = list(documents(mocks))
-    assert len(written) == 3 + 2 + len(MODELS)  # roles, keys, repository policies
+    # Roles (cluster, nodes, VPC CNI, cache creator), keys, the model repositories' policies, the
+    # node role's and cache creator's inline policies, the cached repositories' policies.
+    assert len(written) == 4 + 2 + len(MODELS) + 2 + len(mirrors.PULL_THROUGH_UPSTREAMS)
     for name, document in written:
         for action in iam.actions_of(document):
             assert "*" not in action, f"{name}: {action}"
@@ -320,7 +402,11 @@ def test_only_the_aws_managed_policies_eks_documents_are_attached(
     )
     expected = Counter(name for names in iam.MANAGED_POLICIES.values() for name in names)
     assert attached == expected
-    assert not mocks.of_type("aws:iam/rolePolicy:RolePolicy")
+    # Besides: the node role's right to pull through the cache, and the cache creator's.
+    assert {r.name for r in mocks.of_type("aws:iam/rolePolicy:RolePolicy")} == {
+        "aws-registry-pull-through",
+        "aws-registry-cache-creator",
+    }
     assert not mocks.of_type("aws:iam/policy:Policy")
 
 
@@ -527,4 +613,9 @@ def test_resource_counts(stack: tuple[str, AwsSettings, RecordingMocks]) -> None
     assert counts["kubernetes:keda.sh/v1alpha1:ScaledObject"] == 1
     assert counts["kubernetes:core/v1:ResourceQuota"] == 1
     assert counts["kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"] == 1
-    assert sum(counts.values()) == {"dev": 111, "prod": 122}[name]
+    # The pull-through cache adds 11: per upstream a rule and a creation template, the role ECR
+    # creates cached repositories with and its policy, and the node role's policy to use them.
+    upstreams = len(mirrors.PULL_THROUGH_UPSTREAMS)
+    assert counts["aws:ecr/pullThroughCacheRule:PullThroughCacheRule"] == upstreams
+    assert counts["aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"] == upstreams
+    assert sum(counts.values()) == {"dev": 122, "prod": 133}[name]

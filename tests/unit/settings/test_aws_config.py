@@ -234,6 +234,27 @@ def test_the_shipped_models_fit_the_gpu_node_groups_of_both_stacks() -> None:
             "controlPlaneLogRetentionDays",
             "42 is not a CloudWatch retention period",
         ),
+        # Pull-through cache credentials.
+        ("dev", {"dockerHubCredentialArn": ""}, "dockerHubCredentialArn", "required on dev (AWS)"),
+        ("prod", {"githubCredentialArn": ""}, "githubCredentialArn", "required on prod (AWS)"),
+        (
+            "dev",
+            {
+                "dockerHubCredentialArn": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
+                "dockerhub-AbCdEf"
+            },
+            "dockerHubCredentialArn",
+            "is not the ARN of a Secrets Manager secret named ecr-pullthroughcache/",
+        ),
+        (
+            "prod",
+            {
+                "githubCredentialArn": "arn:aws:secretsmanager:eu-central-1:444455556666:secret:"
+                "ecr-pullthroughcache/ghcr-AbCdEf"
+            },
+            "githubCredentialArn",
+            "the secret is in eu-central-1 of account 444455556666; ECR reads pull-through",
+        ),
         # Keys of the other environment.
         ("dev", {"kubeconfig": "/etc/hosts"}, "kubeconfig", "local only"),
         ("local", {"awsRegion": "eu-west-1"}, "awsRegion", "applies to dev and prod (AWS) only"),
