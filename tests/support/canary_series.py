@@ -10,6 +10,7 @@ the p99 each track is given is exactly what Prometheus computes.
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from components.facts.labels import VERSION_LABEL
 from components.monitoring import scrape
 from components.serving import builders as serving
 from components.serving.builders import TrackName
+from tests.support.prometheus_server import PrometheusServer
 from tests.support.tf_serving_exporter import SERVING_PORT_NAME, prometheus_label
 from toolchain.promtool import ensure_promtool
 
@@ -89,6 +91,7 @@ def openmetrics(
 
 def create_blocks(text: str, workdir: Path) -> Path:
     """The TSDB directory holding `text`, made by promtool."""
+    workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / "series.om"
     source.write_text(text)
     data = workdir / "data"
@@ -106,3 +109,17 @@ def create_blocks(text: str, workdir: Path) -> Path:
         timeout=120,
     )
     return data
+
+
+def recent_span(hours: int = 2) -> tuple[int, int]:
+    """A `hours` span ending a minute ago, on whole minutes: recent enough for the default
+    retention to keep its blocks."""
+    end = (int(time.time()) // 60) * 60 - 60
+    return end - hours * 3600, end
+
+
+def serve(text: str, workdir: Path) -> PrometheusServer:
+    """A real Prometheus (toolchain/prometheus.py) serving the series of `text`; it scrapes
+    nothing."""
+    create_blocks(text, workdir)
+    return PrometheusServer.start(workdir, targets=[])

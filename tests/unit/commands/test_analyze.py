@@ -5,7 +5,6 @@ written as a minimal edit of model.yaml; and the failures that must never read a
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +19,9 @@ from commands.analyze import (
     main,
 )
 from components.catalog.load import parse_spec
-from tests.support.canary_series import TrackLoad, create_blocks, openmetrics
+from tests.support.canary_series import TrackLoad, openmetrics, recent_span, serve
 from tests.support.loopback import free_port
 from tests.support.mocks import ROOT
-from tests.support.prometheus_server import PrometheusServer
 
 NAMESPACE = "models"  # Pulumi.yaml's default modelsNamespace, which the local stack keeps
 SHIPPED_SERVING = "serving:\n  active: 2\n"
@@ -44,7 +42,6 @@ CASES = {
     "failing": TrackLoad(2, 0.01, 20),
     "quiet": TrackLoad(0.3, 0.0, 20),
 }
-HOUR = 3600
 
 
 def project(tmp_path: Path, serving: str = CANARY_SERVING) -> Path:
@@ -66,9 +63,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     workdir = tmp_path_factory.mktemp("prometheus")
     spec, _ = parse_spec(project(workdir).joinpath("models/iris/model.yaml").read_text(), "iris")
     assert spec is not None
-    # Recent enough that the default retention keeps it; whole minutes, so samples align.
-    start = (int(time.time()) // 60) * 60 - 3 * HOUR
-    end = start + 2 * HOUR
+    start, end = recent_span()
     text = "".join(
         openmetrics(
             spec.model_copy(update={"name": case}),
@@ -79,10 +74,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         ).removesuffix("# EOF\n")
         for case, load in CASES.items()
     )
-    create_blocks(text + "# EOF\n", workdir)
-    server = PrometheusServer.start(workdir, targets=[])
+    server = serve(text + "# EOF\n", workdir)
     try:
-        yield server.url, dict.fromkeys(CASES, float(end - 60))
+        yield server.url, dict.fromkeys(CASES, float(end))
     finally:
         server.stop()
 
