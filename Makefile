@@ -25,7 +25,7 @@ PULUMI := pulumi --non-interactive --stack $(STACK)
 POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
 .PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda plane cluster-up cluster-down aws-plugins lint-workflows up \
-	preview drift destroy stack models bench test test-setup unit lint env clean
+	preview drift destroy stack models analyze bench test test-setup unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -37,6 +37,9 @@ help:
 	@echo "make drift       refresh, then preview STACK: fails when the cluster drifted from the code"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
+	@echo "make analyze MODEL=name [WINDOW=30m] [PROMETHEUS_URL=...]"
+	@echo "                 judge the model's canary by its SLOs: promote or revert it in its"
+	@echo "                 model.yaml, verdict in build/analyze-MODEL.md (README, Canary analysis)"
 	@echo "make unit        the fast tests only (no engine, no TensorFlow)"
 	@echo "make cluster-up  start a local control plane with simulated GPU nodes for the local stack"
 	@echo "make cluster-down  stop it (its state is kept for the next cluster-up)"
@@ -215,6 +218,14 @@ lint-workflows:
 MODEL ?=
 models: $(VENV)/.dev
 	python -m commands.gate $(MODEL)
+
+# The canary analysis (commands/analyze.py): Prometheus from PROMETHEUS_URL, else the stack's
+# autoscalingPrometheusUrl. Exit 0: verdict written to model.yaml; 3: no verdict (too little
+# canary traffic), nothing changed; 1: failed, nothing changed.
+WINDOW ?= 30m
+analyze: $(VENV)/.runtime
+	@test -n "$(MODEL)" || { echo "make analyze: MODEL=<name> is required (a folder under models/)" >&2; exit 2; }
+	@python -m commands.analyze $(MODEL) --stack $(STACK) --window $(WINDOW)
 
 # Benchmarks print figures; they are not tests and CI does not run them.
 bench: toolchain $(VENV)/.dev

@@ -9,6 +9,7 @@ from typing import Any
 
 from components.catalog.spec import ModelSpec
 from components.monitoring.queries import (
+    RATE_WINDOW,
     gpu_utilisation,
     latency_quantile_ms,
     pod_selector,
@@ -45,21 +46,55 @@ class Alert:
         }
 
 
+@dataclass(frozen=True)
+class SloMeasure:
+    """One SLO of the spec as PromQL: the SLO is broken when `expr` is above `threshold`. The
+    alerts compare it over RATE_WINDOW for both tracks; the canary analysis per track over its
+    window (commands/analyze.py)."""
+
+    expr: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class SloMeasures:
+    p99_latency_ms: SloMeasure
+    error_rate: SloMeasure
+
+
+def slo_measures(
+    spec: ModelSpec,
+    namespace: str,
+    track: serving.TrackName | None = None,
+    window: str = RATE_WINDOW,
+) -> SloMeasures:
+    return SloMeasures(
+        p99_latency_ms=SloMeasure(
+            latency_quantile_ms(spec, namespace, 0.99, track=track, window=window),
+            spec.slo.p99_latency_ms,
+        ),
+        error_rate=SloMeasure(
+            server_error_ratio(spec, namespace, track=track, window=window), spec.slo.error_rate
+        ),
+    )
+
+
 def alerts(spec: ModelSpec, namespace: str) -> list[Alert]:
     """The model's SLO alerts; the GPU ones only for a model that asks for GPUs."""
     target_ms = spec.slo.p99_latency_ms
     pods = pod_selector(spec, namespace)
+    slo = slo_measures(spec, namespace)
     found = [
         Alert(
             name="ModelLatencyP99AboveSlo",
-            expr=f"{latency_quantile_ms(spec, namespace, 0.99)} > {target_ms:g}",
+            expr=f"{slo.p99_latency_ms.expr} > {slo.p99_latency_ms.threshold:g}",
             for_="10m",
             severity="critical",
             summary=f"{spec.name}: p99 latency above its SLO of {target_ms:g} ms",
         ),
         Alert(
             name="ModelErrorRateAboveSlo",
-            expr=f"{server_error_ratio(spec, namespace)} > {spec.slo.error_rate:g}",
+            expr=f"{slo.error_rate.expr} > {slo.error_rate.threshold:g}",
             for_="5m",
             severity="critical",
             summary=(

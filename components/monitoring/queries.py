@@ -1,6 +1,8 @@
 """PromQL over one model's scraped series (components.monitoring.scrape), shared by its alerts and
-its dashboard: each function returns an expression over a RATE_WINDOW, which the dashboard swaps
-for Grafana's `$__rate_interval`."""
+its dashboard, and by the canary analysis (commands/analyze.py): each function returns an
+expression over a RATE_WINDOW, which the dashboard swaps for Grafana's `$__rate_interval` and the
+analysis for its own window. `track` narrows the SLO expressions to one track's pods (the label
+the ServiceMonitor copies from the pods, scrape.TRACK); the alerts judge both tracks together."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from components.monitoring.scrape import (
     REQUEST_COUNT,
     REQUEST_LATENCY_BUCKET,
     SERVER_ERROR_CODES,
+    TRACK,
 )
 from components.serving import builders as serving
 
@@ -20,10 +23,12 @@ RATE_WINDOW = "5m"
 MICROSECONDS_PER_MS = 1000
 
 
-def series_selector(spec: ModelSpec, namespace: str) -> str:
-    """Series of this model's serving pods, as scraped through its ServiceMonitor."""
+def series_selector(spec: ModelSpec, namespace: str, track: serving.TrackName | None = None) -> str:
+    """Series of this model's serving pods, as scraped through its ServiceMonitor; of one track's
+    pods when `track` is given."""
     service = serving.object_name(spec, "serving")
-    return f'namespace="{namespace}", service="{service}", model_name="{spec.name}"'
+    selector = f'namespace="{namespace}", service="{service}", model_name="{spec.name}"'
+    return selector + (f', {TRACK}="{track}"' if track else "")
 
 
 def deployment_names(spec: ModelSpec) -> list[str]:
@@ -38,27 +43,52 @@ def pod_selector(spec: ModelSpec, namespace: str) -> str:
     return f'namespace="{namespace}", pod=~"({deployments})-[a-z0-9]+-[a-z0-9]+"'
 
 
-def request_rate(spec: ModelSpec, namespace: str, by: str = "", extra: str = "") -> str:
+def request_rate(
+    spec: ModelSpec,
+    namespace: str,
+    by: str = "",
+    extra: str = "",
+    track: serving.TrackName | None = None,
+    window: str = RATE_WINDOW,
+) -> str:
     grouping = f" by ({by})" if by else ""
-    return (
-        f"sum{grouping} (rate({REQUEST_COUNT}{{{series_selector(spec, namespace)}{extra}}}"
-        f"[{RATE_WINDOW}]))"
-    )
+    selector = series_selector(spec, namespace, track)
+    return f"sum{grouping} (rate({REQUEST_COUNT}{{{selector}{extra}}}[{window}]))"
 
 
-def latency_quantile_ms(spec: ModelSpec, namespace: str, quantile: float, by: str = "") -> str:
+def request_count(
+    spec: ModelSpec, namespace: str, track: serving.TrackName | None, window: str
+) -> str:
+    """Requests served in the `window` before the evaluation time (of every status)."""
+    selector = series_selector(spec, namespace, track)
+    return f"sum (increase({REQUEST_COUNT}{{{selector}}}[{window}]))"
+
+
+def latency_quantile_ms(
+    spec: ModelSpec,
+    namespace: str,
+    quantile: float,
+    by: str = "",
+    track: serving.TrackName | None = None,
+    window: str = RATE_WINDOW,
+) -> str:
     grouping = ", ".join(["le", by]) if by else "le"
-    buckets = f"{REQUEST_LATENCY_BUCKET}{{{series_selector(spec, namespace)}}}"
+    buckets = f"{REQUEST_LATENCY_BUCKET}{{{series_selector(spec, namespace, track)}}}"
     return (
-        f"histogram_quantile({quantile}, sum by ({grouping}) (rate({buckets}[{RATE_WINDOW}])))"
+        f"histogram_quantile({quantile}, sum by ({grouping}) (rate({buckets}[{window}])))"
         f" / {MICROSECONDS_PER_MS}"
     )
 
 
-def server_error_ratio(spec: ModelSpec, namespace: str) -> str:
+def server_error_ratio(
+    spec: ModelSpec,
+    namespace: str,
+    track: serving.TrackName | None = None,
+    window: str = RATE_WINDOW,
+) -> str:
     codes = "|".join(SERVER_ERROR_CODES)
-    errors = request_rate(spec, namespace, extra=f', status=~"{codes}"')
-    return f"{errors} / {request_rate(spec, namespace)}"
+    errors = request_rate(spec, namespace, extra=f', status=~"{codes}"', track=track, window=window)
+    return f"{errors} / {request_rate(spec, namespace, track=track, window=window)}"
 
 
 def ready_replicas(spec: ModelSpec, namespace: str) -> str:

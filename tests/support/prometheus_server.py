@@ -27,7 +27,8 @@ class PrometheusServer:
     ) -> PrometheusServer:
         """Prometheus scraping each `host:port` of `targets` at `/metrics`, keeping the labels the
         targets write (`honor_labels`, as the platform's ServiceMonitors do for exporters that
-        label series with the pod they describe)."""
+        label series with the pod they describe). Its TSDB is `workdir/data`: with no targets, it
+        serves what a test put there (tests/support/canary_series.py)."""
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
@@ -37,7 +38,9 @@ class PrometheusServer:
                     "honor_labels": True,
                     "static_configs": [{"targets": targets}],
                 }
-            ],
+            ]
+            if targets
+            else [],
         }
         (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         port = free_port()
