@@ -166,8 +166,13 @@ def test_every_workload_pod_was_admitted_and_is_ready(deployed: Deployed) -> Non
     refused = []
     for namespace in NAMESPACES:
         for event in deployed.api.get(f"/api/v1/namespaces/{namespace}/events")["items"]:
-            if event["reason"] == "FailedCreate":
-                refused.append(f"{event['involvedObject']['name']}: {event['message']}")
+            # Pod Security and admission refusals. A pod made before its ServiceAccount exists is
+            # refused too ("serviceaccount ... not found"): the chart's objects are applied in
+            # parallel and the controller retries, so the readiness above shows it passed (seen
+            # once, for dcgm-exporter, in a full run).
+            message = event["message"]
+            if event["reason"] == "FailedCreate" and "serviceaccount" not in message:
+                refused.append(f"{event['involvedObject']['name']}: {message}")
     assert not refused, refused
     deployed.figures["readyPods"] = ready
 
