@@ -26,6 +26,16 @@ def peak_replicas(resources: Sequence[StackResource]) -> dict[tuple[str, str], i
     return peaks
 
 
+# The nodes' GPUs where the stack has no EKS GPU node groups; rollout-feasibility reads it too.
+GPU_CAPACITY_SETTING: dict[str, Any] = {
+    "type": "integer",
+    "minimum": -1,
+    "default": -1,
+    "description": "GPUs the nodes provide when the stack has no EKS GPU node groups "
+    "(whose maximum sizes are used instead); -1: not checked",
+}
+
+
 def node_group_capacity(resources: Sequence[StackResource]) -> int | None:
     """GPUs the stack's EKS node groups provide at their maximum size; None without any."""
     capacity, found = 0, False
@@ -95,13 +105,7 @@ RULE = Rule(
             "default": 8,
             "description": "GPUs the stack may use at peak",
         },
-        "gpuCapacity": {
-            "type": "integer",
-            "minimum": -1,
-            "default": -1,
-            "description": "GPUs the nodes provide when the stack has no EKS GPU node groups "
-            "(whose maximum sizes are used instead); -1: not checked",
-        },
+        "gpuCapacity": GPU_CAPACITY_SETTING,
     },
     check=check,
     stack_level=True,

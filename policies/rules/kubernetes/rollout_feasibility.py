@@ -7,7 +7,11 @@ from pulumi_policy import Severity
 
 from components.facts.rollout import REMEDY, RolloutNeed, surge_pods
 from policies.kube import autoscaler_bounds, autoscaler_target, dig, object_name, pod_spec
-from policies.rules.kubernetes.gpu_budget import StackResource, node_group_capacity
+from policies.rules.kubernetes.gpu_budget import (
+    GPU_CAPACITY_SETTING,
+    StackResource,
+    node_group_capacity,
+)
 from policies.rules.kubernetes.gpu_resources import gpus_per_pod
 from policies.support import Rule
 
@@ -77,13 +81,7 @@ RULE = Rule(
     severity=Severity.HIGH,
     remediation=REMEDY[0].upper() + REMEDY[1:] + ".",
     config={
-        "gpuCapacity": {
-            "type": "integer",
-            "minimum": -1,
-            "default": -1,
-            "description": "GPUs the nodes provide when the stack has no EKS GPU node groups "
-            "(whose maximum sizes are used instead); -1: not checked",
-        },
+        "gpuCapacity": GPU_CAPACITY_SETTING,
     },
     check=check,
     stack_level=True,
