@@ -1,5 +1,6 @@
 """The NVIDIA device plugin: a DaemonSet on GPU nodes only that advertises their GPUs as
-`nvidia.com/gpu`, from NVIDIA's Helm chart at a pinned version.
+`nvidia.com/gpu`, from NVIDIA's Helm chart at a pinned version (from NVIDIA's repository, or
+where the stack's devicePluginChart says: another repository or a directory holding that chart).
 
 Values live in nvidia-device-plugin-values.yaml beside this file; placement (GPU nodes only,
 tolerating their taint) comes from components.facts.gpu, so it cannot drift from the node groups'.
@@ -20,11 +21,10 @@ import pulumi_kubernetes as k8s
 from components.facts.gpu import PLACEMENT_KEYS, gpu_node_agent_placement
 from components.facts.namespaces import NODE_AGENTS_NAMESPACE
 from components.facts.versions import NVIDIA_DEVICE_PLUGIN
-from components.settings.charts import load_values
+from components.settings.charts import ChartSource, load_values
 from components.tokens import moved, type_token
 
 CHART = NVIDIA_DEVICE_PLUGIN.name
-CHART_REPOSITORY = NVIDIA_DEVICE_PLUGIN.repository
 CHART_VERSION = NVIDIA_DEVICE_PLUGIN.version
 # The plugin registers its socket with the kubelet through a hostPath volume of the node's
 # /var/lib/kubelet/device-plugins (and the chart mounts /run/nvidia/mps and /var/run/cdi from the
@@ -44,6 +44,9 @@ def chart_values(values_file: Path = VALUES_FILE) -> dict[str, Any]:
 @dataclass(frozen=True)
 class NvidiaDevicePluginArgs:
     provider: k8s.Provider
+    chart: ChartSource
+    """Where the pinned chart comes from: the stack's devicePluginChart, NVIDIA's repository unless
+    it names another or a directory holding the chart (components/settings/charts.py)."""
     namespace: str = NAMESPACE
     """Where the DaemonSet runs; the namespace must exist first (pass it in depends_on)."""
 
@@ -75,9 +78,13 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         )
         k8s.helm.v4.Chart(
             name,
-            chart=CHART,
-            version=CHART_VERSION,
-            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            chart=args.chart.chart,
+            version=args.chart.version,
+            repository_opts=(
+                k8s.helm.v4.RepositoryOptsArgs(repo=args.chart.repository)
+                if args.chart.repository
+                else None
+            ),
             namespace=args.namespace,
             values=chart_values(),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),

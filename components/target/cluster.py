@@ -20,6 +20,8 @@ import pulumi_kubernetes as k8s
 from components import outputs
 from components.aws.cluster import AwsCluster, AwsClusterArgs
 from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.facts.versions import NVIDIA_DEVICE_PLUGIN
+from components.settings.charts import ChartSource, chart_source
 from components.settings.model import LocalSettings, PlatformSettings
 from components.target.local import LocalCluster, LocalClusterArgs
 from components.target.namespaces import PlatformNamespaces
@@ -39,8 +41,9 @@ class ClusterPath:
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What model and chart pods need before they can run (nodes, the pull-through cache, and
     after `with_device_plugin` the GPU device plugin)."""
-    needs_device_plugin: bool = False
-    """Its GPU nodes advertise `nvidia.com/gpu` only once the NVIDIA device plugin runs (EKS)."""
+    device_plugin_chart: ChartSource | None = None
+    """Where the NVIDIA device plugin's chart comes from, when the GPU nodes advertise
+    `nvidia.com/gpu` only once it runs (EKS) and `with_device_plugin` has not added it yet."""
 
 
 def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterPath:
@@ -66,7 +69,7 @@ def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterP
         },
         registry_credentials=cluster.registry_credentials,
         serving_prerequisites=cluster.serving_prerequisites,
-        needs_device_plugin=True,
+        device_plugin_chart=chart_source(settings.device_plugin_chart, NVIDIA_DEVICE_PLUGIN),
     )
 
 
@@ -74,15 +77,15 @@ def with_device_plugin(cluster: ClusterPath, namespaces: PlatformNamespaces) -> 
     """The cluster with, where its nodes need it, the NVIDIA device plugin: created in the node
     agents' namespace once the namespaces exist, and among the serving prerequisites, so model
     and chart pods wait for GPUs to be advertised."""
-    if not cluster.needs_device_plugin:
+    if cluster.device_plugin_chart is None:
         return cluster
     plugin = NvidiaDevicePlugin(
         DEVICE_PLUGIN,
-        NvidiaDevicePluginArgs(provider=cluster.provider),
+        NvidiaDevicePluginArgs(provider=cluster.provider, chart=cluster.device_plugin_chart),
         opts=pulumi.ResourceOptions(depends_on=[namespaces]),
     )
     return replace(
         cluster,
         serving_prerequisites=[*cluster.serving_prerequisites, plugin],
-        needs_device_plugin=False,
+        device_plugin_chart=None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -578,6 +579,22 @@ def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
     for image in mocks.of_type("docker:index/image:Image"):
         assert image.inputs["imageName"].startswith(f"{host}/gpu-model-platform-{name}/")
         assert image.inputs["registry"]["value"]["server"] == host
+
+
+def test_the_device_plugin_chart_may_come_from_a_directory(tmp_path: Path) -> None:
+    # devicePluginChart naming a directory that holds the pinned chart: the chart is taken from
+    # there as it is (its version was checked), with no repository.
+    directory = tmp_path / device_plugin.CHART
+    directory.mkdir()
+    (directory / "Chart.yaml").write_text(f"name: {device_plugin.CHART}\nversion: 0.18.2\n")
+    mocks = run_program(stack_config("dev", devicePluginChart=str(directory)), stack="dev")
+    (chart,) = [
+        r
+        for r in mocks.of_type("kubernetes:helm.sh/v4:Chart")
+        if r.inputs["chart"] == str(directory)
+    ]
+    assert "version" not in chart.inputs and "repositoryOpts" not in chart.inputs
+    assert chart.inputs["namespace"] == NODE_AGENTS_NAMESPACE
 
 
 def test_every_resource_has_a_component_parent(
