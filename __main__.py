@@ -11,7 +11,7 @@ from components.monitoring.component import MonitoringStack, MonitoringStackArgs
 from components.serving.admission_component import GatedImageAdmission, GatedImageAdmissionArgs
 from components.serving.component import ModelService, ModelServiceArgs
 from components.settings.load import load_settings
-from components.target.cluster import build_cluster
+from components.target.cluster import build_cluster, with_device_plugin
 from components.target.namespaces import PlatformNamespaces, PlatformNamespacesArgs
 
 # Everything is validated before the first resource: bad input stops here and changes nothing.
@@ -24,6 +24,8 @@ cluster = build_cluster(settings, [entry.spec.name for entry in catalog])
 namespaces = PlatformNamespaces(
     "namespaces", PlatformNamespacesArgs.from_settings(settings, cluster.provider)
 )
+# EKS: the NVIDIA device plugin, a node agent, advertises the GPUs from the node agents' namespace.
+cluster = with_device_plugin(cluster, namespaces)
 # The models namespace admits only gated images; the allow-list changes before any rollout.
 admission = GatedImageAdmission(
     "gated-images",

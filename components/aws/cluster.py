@@ -1,5 +1,7 @@
-"""The AWS cluster path of dev and prod: network, EKS, node groups, NVIDIA device plugin and ECR,
-all through one explicit AWS provider pinned to the stack's account and region.
+"""The AWS cluster path of dev and prod: network, EKS, node groups and ECR, all through one explicit
+AWS provider pinned to the stack's account and region. (The NVIDIA device plugin, which makes the
+GPU nodes advertise their GPUs, runs in the node agents' namespace, so it is created after the
+platform's namespaces: components.target.cluster.)
 
 What the rest of the program needs from it is what it needs from the local cluster: the one
 Kubernetes provider, and where each model's images live (here, its ECR repository).
@@ -16,7 +18,6 @@ import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components.aws import iam
-from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.aws.eks import EksCluster, EksClusterArgs, cluster_name
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec, node_group_specs
@@ -91,7 +92,6 @@ class AwsCluster(pulumi.ComponentResource):
     network: Network
     eks: EksCluster
     node_groups: NodeGroups
-    device_plugin: NvidiaDevicePlugin
     registry: EcrRegistry
     registry_credentials: docker.RegistryArgs | None
     """Push credentials for ECR when images are built here; short-lived, fetched on every run."""
@@ -146,11 +146,6 @@ class AwsCluster(pulumi.ComponentResource):
             ),
             opts=within,
         )
-        self.device_plugin = NvidiaDevicePlugin(
-            f"{name}-nvidia-device-plugin",
-            NvidiaDevicePluginArgs(provider=self.eks.provider),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         self.registry = EcrRegistry(
             f"{name}-registry",
             EcrRegistryArgs(
@@ -195,6 +190,7 @@ class AwsCluster(pulumi.ComponentResource):
 
     @property
     def serving_prerequisites(self) -> list[pulumi.Resource]:
-        """What model and chart pods need before they can run: nodes, GPUs advertised on GPU
-        nodes, and the pull-through cache their chart images come through."""
-        return [self.node_groups, self.device_plugin, *self.registry.pull_through]
+        """What model and chart pods need of this cluster before they can run: nodes, and the
+        pull-through cache their chart images come through. (GPUs advertised on GPU nodes, the
+        device plugin, come on top: components.target.cluster.with_device_plugin.)"""
+        return [self.node_groups, *self.registry.pull_through]

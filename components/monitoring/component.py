@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 
 from components.catalog.spec import ModelSpec
 from components.facts import labels
+from components.facts.namespaces import NODE_AGENTS_NAMESPACE
 from components.facts.versions import DCGM_EXPORTER, KUBE_PROMETHEUS_STACK, KUBERNETES_RELEASE
 from components.monitoring.crds import (
     CRD_PLURALS,
@@ -49,7 +50,6 @@ from components.settings.charts import ChartSource
 from components.settings.charts import chart_source as to_chart_source
 from components.settings.model import LocalSettings, PlatformSettings
 from components.settings.monitoring import AlertRoute, PrometheusResources
-from components.target.namespaces import NODE_AGENTS_NAMESPACE
 from components.tokens import type_token
 
 

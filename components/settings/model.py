@@ -31,7 +31,7 @@ from components.facts.types import (
     ProjectPath,
     PullThroughSecretArn,
 )
-from components.facts.versions import KEDA, KUBERNETES_RELEASE
+from components.facts.versions import KEDA, KUBERNETES_RELEASE, NVIDIA_DEVICE_PLUGIN
 from components.settings.aws import (
     GpuNodeGroup,
     LogRetentionDays,
@@ -151,7 +151,7 @@ class LocalSettings(StackSettings):
 
 class AwsSettings(StackSettings):
     """dev and prod: their own EKS cluster, GPU node groups and ECR repositories on AWS. Every
-    key without a default is required; the three with one are optional, as Pulumi.yaml says."""
+    key without a default is required; the four with one are optional, as Pulumi.yaml says."""
 
     environment: Literal["dev", "prod"]
     aws_account_id: AwsAccountId = Field(alias="awsAccountId")
@@ -174,6 +174,9 @@ class AwsSettings(StackSettings):
     # here), and ECR caches either only with credentials (components/facts/mirrors.py).
     docker_hub_credential_arn: PullThroughSecretArn = Field(alias="dockerHubCredentialArn")
     github_credential_arn: PullThroughSecretArn = Field(alias="githubCredentialArn")
+    # Optional: where the NVIDIA device plugin's chart comes from (components/aws/device_plugin.py);
+    # not set (Pulumi.yaml's empty placeholder), NVIDIA's repository, the chart's home.
+    device_plugin_chart: str = Field(NVIDIA_DEVICE_PLUGIN.repository, alias="devicePluginChart")
 
     @property
     def chart_image_registry(self) -> str:
@@ -271,6 +274,19 @@ def _chart_problems(settings: PlatformSettings) -> Iterator[Problem]:
             yield (_key(field),), problem
 
 
+def _device_plugin_chart_problems(settings: AwsSettings) -> Iterator[Problem]:
+    """A directory must hold the pinned chart; a repository URL is taken as it is."""
+    source = settings.device_plugin_chart
+    problem = (
+        None if is_remote(source) else local_chart_problem(source, NVIDIA_DEVICE_PLUGIN, Path.cwd())
+    )
+    if problem:
+        yield (
+            (AwsSettings.model_fields["device_plugin_chart"].alias or "devicePluginChart",),
+            problem,
+        )
+
+
 def environment_problems(settings: PlatformSettings) -> list[Problem]:
     """Rules across keys that depend on the environment: charts, and how AWS settings fit."""
     problems = list(_chart_problems(settings))
@@ -286,6 +302,7 @@ def environment_problems(settings: PlatformSettings) -> list[Problem]:
                 )
             )
         return problems
+    problems += _device_plugin_chart_problems(settings)
     problems += network_problems(settings)
     for field in ("docker_hub_credential_arn", "github_credential_arn"):
         arn = getattr(settings, field)

@@ -1,10 +1,16 @@
 """Which cluster a stack gets: `local` an existing cluster or rendered manifests, dev and prod
-their own EKS cluster on AWS. Either way the rest of the program sees the same few things."""
+their own EKS cluster on AWS. Either way the rest of the program sees the same few things.
+
+On EKS, GPU nodes advertise no GPUs until the NVIDIA device plugin runs on them, and it runs in
+the node agents' namespace, which the platform's namespaces create after the cluster: the program
+adds it with `with_device_plugin` once those exist. The simulated cluster's nodes advertise their
+GPUs themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -13,8 +19,14 @@ import pulumi_kubernetes as k8s
 
 from components import outputs
 from components.aws.cluster import AwsCluster, AwsClusterArgs
+from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.facts.versions import NVIDIA_DEVICE_PLUGIN
+from components.settings.charts import ChartSource, chart_source
 from components.settings.model import LocalSettings, PlatformSettings
 from components.target.local import LocalCluster, LocalClusterArgs
+from components.target.namespaces import PlatformNamespaces
+
+DEVICE_PLUGIN = "nvidia-device-plugin"
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,11 @@ class ClusterPath:
     """Stack outputs describing the cluster, by their names in components.outputs."""
     registry_credentials: docker.RegistryArgs | None = None
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
-    """What model pods need before they can run (nodes, the GPU device plugin)."""
+    """What model and chart pods need before they can run (nodes, the pull-through cache, and
+    after `with_device_plugin` the GPU device plugin)."""
+    device_plugin_chart: ChartSource | None = None
+    """Where the NVIDIA device plugin's chart comes from, when the GPU nodes advertise
+    `nvidia.com/gpu` only once it runs (EKS) and `with_device_plugin` has not added it yet."""
 
 
 def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterPath:
@@ -53,4 +69,23 @@ def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterP
         },
         registry_credentials=cluster.registry_credentials,
         serving_prerequisites=cluster.serving_prerequisites,
+        device_plugin_chart=chart_source(settings.device_plugin_chart, NVIDIA_DEVICE_PLUGIN),
+    )
+
+
+def with_device_plugin(cluster: ClusterPath, namespaces: PlatformNamespaces) -> ClusterPath:
+    """The cluster with, where its nodes need it, the NVIDIA device plugin: created in the node
+    agents' namespace once the namespaces exist, and among the serving prerequisites, so model
+    and chart pods wait for GPUs to be advertised."""
+    if cluster.device_plugin_chart is None:
+        return cluster
+    plugin = NvidiaDevicePlugin(
+        DEVICE_PLUGIN,
+        NvidiaDevicePluginArgs(provider=cluster.provider, chart=cluster.device_plugin_chart),
+        opts=pulumi.ResourceOptions(depends_on=[namespaces]),
+    )
+    return replace(
+        cluster,
+        serving_prerequisites=[*cluster.serving_prerequisites, plugin],
+        device_plugin_chart=None,
     )

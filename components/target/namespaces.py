@@ -12,19 +12,13 @@ import pulumi_kubernetes as k8s
 
 from components.facts import labels
 from components.facts.gpu import GPU_RESOURCE
+from components.facts.namespaces import NODE_AGENTS_NAMESPACE, NODE_AGENTS_POD_SECURITY_LEVEL
 from components.facts.versions import KUBERNETES_VERSION
 from components.settings.model import PlatformSettings
 from components.tokens import renamed, type_token
 
 POD_SECURITY_LEVEL = "restricted"
-# The node agents of the monitoring stack read the node itself: node-exporter uses the host's
-# network and PID namespaces and mounts / read-only (node CPU, memory, disk, network series), and
-# the DCGM exporter mounts the kubelet's pod-resources socket (which pod holds which GPU) and runs
-# as root with SYS_ADMIN for DCGM's profiling counters. Host namespaces and hostPath volumes are
-# refused even by the baseline standard, so they get a namespace of their own under privileged,
-# where only these DaemonSets run; the platform and models namespaces stay restricted.
-NODE_AGENTS_NAMESPACE = "node-agents"
-NODE_AGENTS_POD_SECURITY_LEVEL = "privileged"
+# The node agents' namespace (name, level and why) is a shared fact: components/facts/namespaces.py.
 
 
 def namespace_metadata(

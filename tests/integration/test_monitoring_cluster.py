@@ -34,7 +34,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.target.namespaces import NODE_AGENTS_POD_SECURITY_LEVEL, POD_SECURITY_LEVEL
+from components.facts.namespaces import NODE_AGENTS_POD_SECURITY_LEVEL
+from components.target.namespaces import POD_SECURITY_LEVEL
 from tests.support.cluster_objects import Discovery, StateObject, cluster_scoped, state_objects
 from tests.support.engine import ROOT, SKIP_CHECKPOINTS, copy_repository, engine_env, user_env
 from toolchain.plane.api import Api, ApiError

@@ -95,6 +95,8 @@ class Registration:
     protect: bool
     dependencies: list[str]
     ignore_changes: list[str]
+    aliases: list[tuple[str, str, str]]
+    """(name, type, parent URN) of each alias given as a spec."""
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -187,6 +189,11 @@ class RecordingMonitor(MockMonitor):
             protect=request.protect,
             dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
+            aliases=[
+                (alias.spec.name, alias.spec.type, alias.spec.parentUrn)
+                for alias in request.aliases
+                if alias.HasField("spec")
+            ],
         )
         return response
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -14,6 +15,7 @@ import pytest
 from components.aws import device_plugin, iam
 from components.aws.eks import CONTROL_PLANE_LOG_TYPES
 from components.facts import gpu, labels, mirrors
+from components.facts.namespaces import NODE_AGENTS_NAMESPACE
 from components.facts.versions import KUBERNETES_VERSION
 from components.settings.load import parse_settings
 from components.settings.model import AwsSettings
@@ -221,7 +223,17 @@ def test_the_device_plugin_is_the_pinned_chart_on_gpu_nodes_tolerating_their_tai
     assert chart.inputs["chart"] == "nvidia-device-plugin"
     assert chart.inputs["version"] == device_plugin.CHART_VERSION == "0.18.2"
     assert chart.inputs["repositoryOpts"] == {"repo": "https://nvidia.github.io/k8s-device-plugin"}
-    assert chart.inputs["namespace"] == "kube-system"
+    # Beside the other node agents, in their privileged namespace, created before it.
+    assert chart.inputs["namespace"] == NODE_AGENTS_NAMESPACE == "node-agents"
+    namespace = next(
+        r
+        for r in mocks.of_type("kubernetes:core/v1:Namespace")
+        if r.name == "namespaces-node-agents"
+    )
+    assert namespace.inputs["metadata"]["name"] == NODE_AGENTS_NAMESPACE
+    # A dependency on a component is one on its resources: the namespace itself among them.
+    (component,) = mocks.of_type("gpu-model-platform:aws:NvidiaDevicePlugin")
+    assert mocks.registration(namespace).urn in mocks.registration(component).dependencies
     values = chart.inputs["values"]
     assert values["tolerations"] == [gpu.gpu_toleration()]
     (term,) = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
@@ -569,6 +581,22 @@ def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
         assert image.inputs["registry"]["value"]["server"] == host
 
 
+def test_the_device_plugin_chart_may_come_from_a_directory(tmp_path: Path) -> None:
+    # devicePluginChart naming a directory that holds the pinned chart: the chart is taken from
+    # there as it is (its version was checked), with no repository.
+    directory = tmp_path / device_plugin.CHART
+    directory.mkdir()
+    (directory / "Chart.yaml").write_text(f"name: {device_plugin.CHART}\nversion: 0.18.2\n")
+    mocks = run_program(stack_config("dev", devicePluginChart=str(directory)), stack="dev")
+    (chart,) = [
+        r
+        for r in mocks.of_type("kubernetes:helm.sh/v4:Chart")
+        if r.inputs["chart"] == str(directory)
+    ]
+    assert "version" not in chart.inputs and "repositoryOpts" not in chart.inputs
+    assert chart.inputs["namespace"] == NODE_AGENTS_NAMESPACE
+
+
 def test_every_resource_has_a_component_parent(
     stack: tuple[str, AwsSettings, RecordingMocks],
 ) -> None:
@@ -576,6 +604,7 @@ def test_every_resource_has_a_component_parent(
     top_level = {
         "gpu-model-platform:aws:AwsCluster",
         "gpu-model-platform:target:PlatformNamespaces",
+        "gpu-model-platform:aws:NvidiaDevicePlugin",
         "gpu-model-platform:serving:ModelService",
         "gpu-model-platform:serving:GatedImageAdmission",
         "gpu-model-platform:monitoring:MonitoringStack",
@@ -619,3 +648,32 @@ def test_resource_counts(stack: tuple[str, AwsSettings, RecordingMocks]) -> None
     assert counts["aws:ecr/pullThroughCacheRule:PullThroughCacheRule"] == upstreams
     assert counts["aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"] == upstreams
     assert sum(counts.values()) == {"dev": 122, "prod": 133}[name]
+
+
+def test_the_device_plugin_left_the_cluster_component_as_a_move(
+    stack: tuple[str, AwsSettings, RecordingMocks],
+) -> None:
+    name, _, mocks = stack
+    (component,) = mocks.of_type("gpu-model-platform:aws:NvidiaDevicePlugin")
+    registration = mocks.registration(component)
+    assert registration.parent.split("::")[-2] == "pulumi:pulumi:Stack"
+    # Aliased to where it was, the child of the AWS cluster component under each (parent, own)
+    # type pair it had: the engine moves the component's state instead of replacing it.
+    stack_prefix = f"urn:pulumi:{name}::gpu-model-platform::"
+    assert sorted(registration.aliases) == sorted(
+        (
+            device_plugin.FORMER_NAME,
+            f"gpu-model-platform:{own}",
+            f"{stack_prefix}gpu-model-platform:{parent}::{device_plugin.FORMER_PARENT}",
+        )
+        for parent, own in device_plugin.FORMER_TYPES
+    )
+    # (The engine's URN of a top-level component has no pulumi:pulumi:Stack in its type, the
+    # mock monitor's has: the aliases are written for the engine.)
+    # Monitoring and autoscaling (chart pods) wait for it too.
+    for typ in (
+        "gpu-model-platform:monitoring:MonitoringStack",
+        "gpu-model-platform:autoscaling:KedaAutoscaling",
+    ):
+        chart = mocks.registration(device_plugin_chart(mocks)).urn
+        assert chart in mocks.registration(one(mocks, typ)).dependencies, typ

@@ -3,11 +3,13 @@ and each bad input is refused with the stack file and key, before any resource i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.catalog.load import CatalogError, load_catalog
+from components.facts.versions import NVIDIA_DEVICE_PLUGIN
 from components.settings.load import NOT_SET, ConfigError, parse_settings
 from components.settings.model import AWS_KEYS, AwsSettings, PlatformSettings
 from tests.support.mocks import ROOT, RecordingMocks, declared_config, run_program, stack_config
@@ -255,11 +257,19 @@ def test_the_shipped_models_fit_the_gpu_node_groups_of_both_stacks() -> None:
             "githubCredentialArn",
             "the secret is in eu-central-1 of account 444455556666; ECR reads pull-through",
         ),
+        # The device plugin's chart: a repository URL, or a directory holding the pinned chart.
+        ("dev", {"devicePluginChart": "no/such/dir"}, "devicePluginChart", "nor a chart directory"),
         # Keys of the other environment.
         ("dev", {"kubeconfig": "/etc/hosts"}, "kubeconfig", "local only"),
         ("local", {"awsRegion": "eu-west-1"}, "awsRegion", "applies to dev and prod (AWS) only"),
         ("local", {"gpuNodeGroups": [GPU_GROUP]}, "gpuNodeGroups", "applies to dev and prod"),
         ("local", {"natGatewayPerZone": True}, "natGatewayPerZone", "applies to dev and prod"),
+        (
+            "local",
+            {"devicePluginChart": "https://nvidia.github.io/k8s-device-plugin"},
+            "devicePluginChart",
+            "applies to dev and prod",
+        ),
     ],
 )
 def test_bad_aws_input_is_named_with_file_and_key(
@@ -268,6 +278,22 @@ def test_bad_aws_input_is_named_with_file_and_key(
     message = refusal(stack, **overrides)
     assert f"  gpu-model-platform:{key}: " in message, message
     assert expected in message, message
+
+
+def test_the_device_plugin_chart_is_nvidias_repository_unless_set(tmp_path: Path) -> None:
+    # Not set (Pulumi.yaml's empty placeholder): NVIDIA's repository, the pinned chart's home.
+    assert aws_settings_of("dev").device_plugin_chart == NVIDIA_DEVICE_PLUGIN.repository
+    chart = tmp_path / "nvidia-device-plugin"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("name: nvidia-device-plugin\nversion: 0.18.2\n")
+    assert aws_settings_of("prod", devicePluginChart=str(chart)).device_plugin_chart == str(chart)
+    # A directory holding another version is refused, naming the key and both versions.
+    (chart / "Chart.yaml").write_text("name: nvidia-device-plugin\nversion: 0.17.0\n")
+    message = refusal("prod", devicePluginChart=str(chart))
+    assert (
+        f"  gpu-model-platform:devicePluginChart: {chart / 'Chart.yaml'} is nvidia-device-plugin "
+        "0.17.0; the platform pins nvidia-device-plugin 0.18.2"
+    ) in message, message
 
 
 def test_every_problem_is_reported_at_once() -> None:
