@@ -10,6 +10,7 @@ import pulumi
 import yaml
 
 from components.facts.cache import keda_crds_dir
+from components.facts.crd_schema import stored_crd_spec
 from components.facts.versions import KEDA_MODULE_VERSION
 
 # The kinds our stacks create, and the rest KEDA's operator watches: a cluster running KEDA
@@ -42,10 +43,11 @@ def crd_files(version: str = KEDA_MODULE_VERSION) -> list[Path]:
 
 
 def crd_bodies(version: str = KEDA_MODULE_VERSION) -> dict[str, dict[str, Any]]:
-    """KEDA's CRDs by name (`scaledobjects.keda.sh`), as metadata and spec."""
+    """KEDA's CRDs by name (`scaledobjects.keda.sh`), as metadata and spec (without the schema's
+    prose: components/facts/crd_schema.py)."""
     bodies = {}
     for path in crd_files(version):
         document = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         name = document["metadata"]["name"]
-        bodies[name] = {"metadata": document["metadata"], "spec": document["spec"]}
+        bodies[name] = {"metadata": document["metadata"], "spec": stored_crd_spec(document["spec"])}
     return bodies

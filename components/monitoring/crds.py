@@ -12,6 +12,7 @@ import pulumi
 import yaml
 
 from components.facts.cache import operator_crds_dir
+from components.facts.crd_schema import stored_crd_spec
 from components.facts.versions import PROMETHEUS_OPERATOR
 
 # The kinds our stacks create, by the plural the CRD files are named after.
@@ -63,11 +64,15 @@ CrdLoader.yaml_implicit_resolvers = {
 
 
 def crd_bodies(plurals: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """The pinned operator's CRDs, by plural, as metadata and spec."""
+    """The pinned operator's CRDs, by plural, as metadata and spec (without the schema's prose:
+    components/facts/crd_schema.py)."""
     bodies = {}
     for plural, path in crd_files(plurals).items():
         document = yaml.load(path.read_text(), Loader=CrdLoader)
-        bodies[plural] = {"metadata": document["metadata"], "spec": document["spec"]}
+        bodies[plural] = {
+            "metadata": document["metadata"],
+            "spec": stored_crd_spec(document["spec"]),
+        }
     return bodies
 
 
