@@ -3,6 +3,7 @@ record whose digest matches them, so the catalog accepts them without TensorFlow
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -42,3 +43,28 @@ def change_version(project: Path, name: str) -> None:
     other = next(version["id"] for version in raw["versions"] if version["id"] != active)
     raw["serving"] = {**raw["serving"], "active": other}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+# The fleet-wide change: a TF Serving bump, the pin every model's image is built on. Edited in the
+# project copy's pin module, as the pull request that bumps it would.
+VERSIONS_MODULE = Path("components/facts/versions.py")
+_TF_SERVING_PIN = re.compile(r'^TF_SERVING_VERSION = "([^"]+)"$', re.MULTILINE)
+
+
+def bumped(version: str) -> str:
+    """The next patch release: 2.18.0 -> 2.18.1."""
+    *head, patch = version.split(".")
+    return ".".join([*head, str(int(patch) + 1)])
+
+
+def bump_serving_image(project: Path) -> str:
+    """Bump TF Serving's pin in a project copy (every model's Deployments change image);
+    returns the new version."""
+    path = project / VERSIONS_MODULE
+    text = path.read_text()
+    match = _TF_SERVING_PIN.search(text)
+    if match is None:
+        raise RuntimeError(f"{path}: no TF_SERVING_VERSION pin to bump")
+    new = bumped(match.group(1))
+    path.write_text(text[: match.start(1)] + new + text[match.end(1) :])
+    return new
