@@ -45,26 +45,21 @@ def change_version(project: Path, name: str) -> None:
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-# The fleet-wide change: a TF Serving bump, the pin every model's image is built on. Edited in the
-# project copy's pin module, as the pull request that bumps it would.
-VERSIONS_MODULE = Path("components/facts/versions.py")
-_TF_SERVING_PIN = re.compile(r'^TF_SERVING_VERSION = "([^"]+)"$', re.MULTILINE)
+# The fleet-wide change: a label added to every object of every model, as a pull request that
+# adds one to components/serving/builders.py's model_labels would. (A TF Serving bump is not one
+# here: its pin is only the base of image builds, and the image tag is the model version and
+# SavedModel digest, so in render mode it changes no object.)
+BUILDERS_MODULE = Path("components/serving/builders.py")
+FLEET_LABEL = "gpu-model-platform/fleet-revision"
+_MODEL_LABELS = re.compile(r"^def model_labels\(.*?^    \}$", re.MULTILINE | re.DOTALL)
 
 
-def bumped(version: str) -> str:
-    """The next patch release: 2.18.0 -> 2.18.1."""
-    *head, patch = version.split(".")
-    return ".".join([*head, str(int(patch) + 1)])
-
-
-def bump_serving_image(project: Path) -> str:
-    """Bump TF Serving's pin in a project copy (every model's Deployments change image);
-    returns the new version."""
-    path = project / VERSIONS_MODULE
+def label_every_model(project: Path) -> None:
+    """Add FLEET_LABEL to model_labels in a project copy: every model's objects change."""
+    path = project / BUILDERS_MODULE
     text = path.read_text()
-    match = _TF_SERVING_PIN.search(text)
+    match = _MODEL_LABELS.search(text)
     if match is None:
-        raise RuntimeError(f"{path}: no TF_SERVING_VERSION pin to bump")
-    new = bumped(match.group(1))
-    path.write_text(text[: match.start(1)] + new + text[match.end(1) :])
-    return new
+        raise RuntimeError(f"{path}: no model_labels returning a dict to add a label to")
+    end = match.end() - len("    }")
+    path.write_text(f'{text[:end]}        "{FLEET_LABEL}": "2",\n{text[end:]}')

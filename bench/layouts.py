@@ -11,6 +11,7 @@ measures both.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from bench.fleet import VERSIONS_MODULE, bump_serving_image, change_version, write_fleet
+from bench.fleet import BUILDERS_MODULE, change_version, label_every_model, write_fleet
 from bench.floor import create_floor_stack, floor_config
 from bench.program import Composition, composition_of, time_program
 from bench.sampling import Run, applied_changes, planned_changes, run_sampled
@@ -102,7 +103,7 @@ class OurFleet(Fleet):
 
     @abstractmethod
     def change_every_model(self) -> None:
-        """A fleet-wide change: TF Serving bumped, so every model's Deployments change."""
+        """A fleet-wide change: a label added to every object of every model."""
 
     @abstractmethod
     def undo(self) -> None:
@@ -150,7 +151,10 @@ class SingleStackFleet(OurFleet):
     def __init__(self, workdir: Path, size: int) -> None:
         self.stack = LocalStack.create(workdir)
         self.names = write_fleet(self.stack.project, size)
-        _, mocks = time_program(self.stack.project / "__main__.py", 1)
+        # In the copy's folder, as the engine runs it: a relative chartsDirectory (../shared/charts)
+        # must resolve beside the copy, not beside this clone.
+        with contextlib.chdir(self.stack.project):
+            _, mocks = time_program(self.stack.project / "__main__.py", 1)
         self._composition = composition_of(mocks)
         self._edited: dict[Path, str] = {}
 
@@ -189,8 +193,8 @@ class SingleStackFleet(OurFleet):
         change_version(self.stack.project, name)
 
     def change_every_model(self) -> None:
-        self._remember(self.stack.project / VERSIONS_MODULE)
-        bump_serving_image(self.stack.project)
+        self._remember(self.stack.project / BUILDERS_MODULE)
+        label_every_model(self.stack.project)
 
     def undo(self) -> None:
         for path, text in self._edited.items():

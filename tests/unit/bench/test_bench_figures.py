@@ -4,19 +4,22 @@ wrong verdict on issue #19's targets."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 from bench import fleet_cost
 from bench.figures import fmt_s, growth, slope
-from bench.fleet import VERSIONS_MODULE, bump_serving_image, bumped
+from bench.fleet import BUILDERS_MODULE, FLEET_LABEL, label_every_model
 from bench.floor import floor_config
 from bench.layouts import LAYOUTS, Measure
 from bench.program import Composition
 from bench.sampling import ProcessStats, Run, applied_changes, planned_changes
 from bench.state_size import by_type, largest, resources_of
 from tests.support.engine import ROOT
+from tests.support.specs import spec_of
 
 
 def test_growth_compares_the_last_step_with_the_first_from_ten() -> None:
@@ -31,18 +34,26 @@ def test_slope_is_the_cost_of_one_more_model() -> None:
     assert fmt_s([9.0, 10.0, 11.0]) == "10.0±1.0"
 
 
-def test_the_fleet_wide_change_bumps_tf_serving_in_the_copy_only(tmp_path: Path) -> None:
-    assert bumped("2.18.0") == "2.18.1"
-    copy = tmp_path / VERSIONS_MODULE
+def test_the_fleet_wide_change_labels_every_model_object_in_the_copy_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / BUILDERS_MODULE
     copy.parent.mkdir(parents=True)
-    original = (ROOT / VERSIONS_MODULE).read_text()
+    original = (ROOT / BUILDERS_MODULE).read_text()
     copy.write_text(original)
 
-    new = bump_serving_image(tmp_path)
+    label_every_model(tmp_path)
 
-    assert f'TF_SERVING_VERSION = "{new}"' in copy.read_text()
-    assert copy.read_text().replace(new, "") != original.replace(new, "")
-    assert (ROOT / VERSIONS_MODULE).read_text() == original
+    assert copy.read_text().count(FLEET_LABEL) == 1
+    # The edited module still loads, and model_labels returns the label beside the others.
+    loader = importlib.util.spec_from_file_location("edited_builders", copy)
+    assert loader is not None and loader.loader is not None
+    edited = importlib.util.module_from_spec(loader)
+    monkeypatch.setitem(sys.modules, "edited_builders", edited)  # its dataclasses look it up
+    loader.loader.exec_module(edited)
+    found = edited.model_labels(spec_of("iris"))
+    assert found[FLEET_LABEL] == "2" and found["gpu-model-platform/model"] == "iris"
+    assert (ROOT / BUILDERS_MODULE).read_text() == original
 
 
 def test_the_floor_labels_as_many_objects_as_ours_changed() -> None:
