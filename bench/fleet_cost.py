@@ -11,7 +11,7 @@ the same steps, interleaved so that drift of the machine hits both alike:
    Makefile runs it (one engine run with the policy pack, `--diff`, the event stream and the
    plan, then the policy report and the PR summary), against the floor's bare preview planning
    as many changes;
-4. a fleet-wide change (TF Serving bumped: every model's Deployments change) applied as
+4. a fleet-wide change (a label added to every object of every model) applied as
    `make up` applies it (up with its preview and the pack) with the engine's default per-step
    checkpoints, against the floor's `up` of as many updates with checkpoints; and, beside both,
    the same `up` with PULUMI_SKIP_CHECKPOINTS, so the checkpoints' own cost shows.
@@ -26,13 +26,14 @@ many resources: not a first deploy. How to read the output: bench/README.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,6 +214,14 @@ COLUMNS: list[tuple[str, Callable[[Result], str]]] = [
         ),
     ),
     ("fleet up CPU s cli/prog/prov/anl/pack", lambda r: cpu_of(r.fleet_up.ours)),
+    ("same, no ckpt", lambda r: cpu_of(r.fleet_up_skip.ours)),
+    (
+        "floor CLI CPU s ckpt/no",
+        lambda r: (
+            f"{cpu_of(r.fleet_up.floor).split('/')[0]}/"
+            f"{cpu_of(r.fleet_up_skip.floor).split('/')[0]}"
+        ),
+    ),
     ("PR CPU s", lambda r: cpu_of(r.pull_request.ours)),
 ]
 
@@ -339,6 +348,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=2, help="bare previews (default: 2)")
     parser.add_argument("--pr-runs", type=int, default=1, help="PR previews (default: 1)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--json", type=Path, help="also write every measure to this file")
     args = parser.parse_args(argv)
     unknown = [name for name in args.designs if name not in LAYOUTS]
     if unknown:
@@ -384,6 +394,9 @@ def main(argv: Sequence[str]) -> int:
         for line in verdicts(name, results[name]):
             print(line)
     print(f"elapsed: {(time.perf_counter() - started) / 60:.1f} min")
+    if args.json:
+        every = [asdict(r) for name in args.designs for r in results[name]]
+        args.json.write_text(json.dumps(every, indent=1))
     return 0
 
 
