@@ -15,6 +15,7 @@ per process are sampled from /proc during the previews. How to read the table: b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -108,7 +109,10 @@ def measure_size(
     say(f"N={size}: fleet; program, floor program and replay under mocks")
     ours = LocalStack.create(workdir / "ours")
     names = write_fleet(ours.project, size)
-    program, mocks = time_program(ours.project / "__main__.py", runs.main)
+    # In the copy's folder, as the engine runs it: a relative chartsDirectory (../shared/charts)
+    # must resolve beside the copy, not beside this clone, or mocks and engine count differently.
+    with contextlib.chdir(ours.project):
+        program, mocks = time_program(ours.project / "__main__.py", runs.main)
     composition = composition_of(mocks)
     result = SizeResult(size=size, composition=composition, program=program)
     if replay:
