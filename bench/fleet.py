@@ -3,6 +3,7 @@ record whose digest matches them, so the catalog accepts them without TensorFlow
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -42,3 +43,23 @@ def change_version(project: Path, name: str) -> None:
     other = next(version["id"] for version in raw["versions"] if version["id"] != active)
     raw["serving"] = {**raw["serving"], "active": other}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+# The fleet-wide change: a label added to every object of every model, as a pull request that
+# adds one to components/serving/builders.py's model_labels would. (A TF Serving bump is not one
+# here: its pin is only the base of image builds, and the image tag is the model version and
+# SavedModel digest, so in render mode it changes no object.)
+BUILDERS_MODULE = Path("components/serving/builders.py")
+FLEET_LABEL = "gpu-model-platform/fleet-revision"
+_MODEL_LABELS = re.compile(r"^def model_labels\(.*?^    \}$", re.MULTILINE | re.DOTALL)
+
+
+def label_every_model(project: Path) -> None:
+    """Add FLEET_LABEL to model_labels in a project copy: every model's objects change."""
+    path = project / BUILDERS_MODULE
+    text = path.read_text()
+    match = _MODEL_LABELS.search(text)
+    if match is None:
+        raise RuntimeError(f"{path}: no model_labels returning a dict to add a label to")
+    end = match.end() - len("    }")
+    path.write_text(f'{text[:end]}        "{FLEET_LABEL}": "2",\n{text[end:]}')

@@ -2,7 +2,11 @@
 that registers as many resources of each kind as our stack at the same N: the same runtime and
 interpreter, the same Kubernetes provider in render mode, as many component resources, and one
 small ConfigMap for each of our Kubernetes objects. What it costs is what the CLI, the language
-host, the Python SDK and the provider cost at that resource count, with no work of ours."""
+host, the Python SDK and the provider cost at that resource count, with no work of ours.
+
+Its config `changed` labels the first that many ConfigMaps `revision: "1"`: set after an `up`, it
+makes the floor's counterpart of a change of ours that updates as many objects (an update in
+place, as a label is; a change of a ConfigMap's data would replace it)."""
 
 from __future__ import annotations
 
@@ -28,22 +32,29 @@ provider = k8s.Provider(
 for index in range(config.require_int("components")):
     pulumi.ComponentResource("preview-floor:index:Group", f"group-{index}").register_outputs({})
 child = pulumi.ResourceOptions(provider=provider)
+changed = config.require_int("changed")
 for index in range(config.require_int("objects")):
     k8s.core.v1.ConfigMap(
         f"object-{index}",
-        metadata={"name": f"object-{index}", "namespace": "floor"},
+        metadata={
+            "name": f"object-{index}",
+            "namespace": "floor",
+            "labels": {"revision": "1" if index < changed else "0"},
+        },
         data={"index": str(index)},
         opts=child,
     )
 '''
 
 
-def floor_config(composition: Composition) -> dict[str, Any]:
-    """The floor's config: as many components and objects as `composition`, one provider."""
+def floor_config(composition: Composition, changed: int = 0) -> dict[str, Any]:
+    """The floor's config: as many components and objects as `composition`, one provider, the
+    first `changed` objects labelled as changed."""
     return {
         "components": composition.components,
         # Providers beyond the one Kubernetes provider are counted as objects: same total.
         "objects": composition.objects + composition.providers - 1,
+        "changed": changed,
         "renderDirectory": "build/manifests",
     }
 

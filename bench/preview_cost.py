@@ -15,11 +15,10 @@ per process are sampled from /proc during the previews. How to read the table: b
 from __future__ import annotations
 
 import argparse
-import itertools
+import contextlib
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,8 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.figures import MAX_GROWTH, fmt_s, growth, median, slope, verdict  # noqa: E402
 from bench.fleet import change_version, write_fleet  # noqa: E402
 from bench.floor import create_floor_stack, floor_config, write_floor_program  # noqa: E402
+from bench.layouts import POLICY_PACK, make_preview  # noqa: E402
 from bench.program import (  # noqa: E402
     Composition,
     composition_of,
@@ -51,12 +52,6 @@ KEY_SIZE = 100
 # Targets of issue #9.
 MAX_FLOOR_RATIO = 1.3
 MAX_PROGRAM_MS_PER_MODEL = 10.0
-# Linear: the cost of one more model in the last step (largest sizes) is at most this many
-# times its cost in the first step from N >= 10 (smaller steps are dominated by fixed costs).
-MAX_GROWTH = 1.3
-# The policy pack as `make preview` passes it (Makefile: POLICIES).
-POLICY_PACK = ROOT / "policies"
-POLICY_CONFIG = POLICY_PACK / "config" / "local.json"
 
 
 def say(message: str) -> None:
@@ -88,13 +83,9 @@ class SizeResult:
     second: list[Run] = field(default_factory=list)
     incremental: list[Run] = field(default_factory=list)
     pull_request: list[float] = field(default_factory=list)
-    """Seconds of `make preview` after the version change: two previews (see make_preview)."""
+    """Seconds of `make preview` after the version change (bench.layouts.make_preview)."""
     up_checkpointed: Run | None = None
     floor_up_checkpointed: Run | None = None
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def seconds(runs: Sequence[Run]) -> list[float]:
@@ -105,16 +96,6 @@ def expect_creates(run: Run, count: int, what: str) -> None:
     planned = planned_changes(run.stdout)
     if planned != {"create": count}:
         raise RuntimeError(f"{what}: expected {count} creates, the preview planned {planned}")
-
-
-def make_preview(stack: LocalStack) -> float:
-    """Seconds of what `make preview` runs: the JSON event stream the policy report is made
-    from, then the diff people read, both with the policy pack (Makefile: preview)."""
-    pack = ("--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(POLICY_CONFIG))
-    stream = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "1"}
-    events = run_sampled(stack, "preview", "--json", *pack, env=stream, check=False)
-    diff = run_sampled(stack, "preview", "--diff", *pack)
-    return events.seconds + diff.seconds
 
 
 def key_size(sizes: Sequence[int]) -> int:
@@ -128,7 +109,10 @@ def measure_size(
     say(f"N={size}: fleet; program, floor program and replay under mocks")
     ours = LocalStack.create(workdir / "ours")
     names = write_fleet(ours.project, size)
-    program, mocks = time_program(ours.project / "__main__.py", runs.main)
+    # In the copy's folder, as the engine runs it: a relative chartsDirectory (../shared/charts)
+    # must resolve beside the copy, not beside this clone, or mocks and engine count differently.
+    with contextlib.chdir(ours.project):
+        program, mocks = time_program(ours.project / "__main__.py", runs.main)
     composition = composition_of(mocks)
     result = SizeResult(size=size, composition=composition, program=program)
     if replay:
@@ -156,7 +140,8 @@ def measure_size(
     change_version(ours.project, names[size // 2])
     result.incremental = [run_sampled(ours, "preview") for _ in range(runs.other)]
     if POLICY_PACK.is_dir():
-        result.pull_request = [make_preview(ours) for _ in range(runs.once)]
+        build = ours.project / "build"
+        result.pull_request = [make_preview(ours, build).seconds for _ in range(runs.once)]
 
     if checkpointed:
         say(f"N={size}: up with the engine's per-step checkpoints, ours and floor")
@@ -170,15 +155,6 @@ def measure_size(
 
 # ---------------------------------------------------------------------------------------------
 # The table
-
-
-def fmt_s(values: Sequence[float]) -> str:
-    """Median and half the range (max - min) / 2, in seconds."""
-    if not values:
-        return "-"
-    mid, half = median(values), (max(values) - min(values)) / 2
-    digits = 1 if mid >= 10 else 2
-    return f"{mid:.{digits}f}±{half:.{digits}f}"
 
 
 def fmt_ms(values: Sequence[float]) -> str:
@@ -256,31 +232,6 @@ def table(results: Sequence[SizeResult]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Verdicts
-
-
-def slope(points: Sequence[tuple[int, float]]) -> float:
-    """Least-squares cost of one more model."""
-    xs, ys = [float(x) for x, _ in points], [y for _, y in points]
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    denominator = sum((x - mean_x) ** 2 for x in xs)
-    if not denominator:
-        return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / denominator
-
-
-def growth(points: Sequence[tuple[int, float]]) -> float | None:
-    """Cost of a model in the last step over its cost in the first step from N >= 10."""
-    steps = [(a, b) for a, b in itertools.pairwise(points) if a[0] >= 10]
-    if len(steps) < 2:
-        return None
-    first, last = steps[0], steps[-1]
-    first_cost = (first[1][1] - first[0][1]) / (first[1][0] - first[0][0])
-    last_cost = (last[1][1] - last[0][1]) / (last[1][0] - last[0][0])
-    return last_cost / first_cost if first_cost > 0 else None
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def report(results: Sequence[SizeResult], elapsed: float) -> list[str]:

@@ -178,6 +178,16 @@ def planned_changes(stdout: str) -> dict[str, int]:
     return {op: int(count) for count, op in _SUMMARY.findall(summary)}
 
 
+_APPLIED = re.compile(r"^\s*[-+~<>]*\s*(\d+) (created|updated|deleted|replaced)$", re.MULTILINE)
+_VERBS = {"created": "create", "updated": "update", "deleted": "delete", "replaced": "replace"}
+
+
+def applied_changes(stdout: str) -> dict[str, int]:
+    """The `Resources:` summary of an up: {"update": 10} for "~ 10 updated", {} for none."""
+    summary = stdout.rsplit("Resources:", 1)[-1]
+    return {_VERBS[verb]: int(count) for count, verb in _APPLIED.findall(summary)}
+
+
 def unchanged(stdout: str) -> int:
     match = _UNCHANGED.search(stdout.rsplit("Resources:", 1)[-1])
     return int(match.group(1)) if match else 0
