@@ -52,13 +52,18 @@ def serving_base_image(spec: ModelSpec) -> str:
     return f"{TF_SERVING_IMAGE}:{TF_SERVING_VERSION}{suffix}"
 
 
-def image_tag(version: int, digest: str) -> str:
-    """Tag of a model version's image: its version and the content digest of its SavedModel."""
-    return f"v{version}-{digest.removeprefix('sha256:')[:16]}"
+def image_tag(spec: ModelSpec, version: int, digest: str) -> str:
+    """Tag of a model version's image: its version, the content digest of its SavedModel and the
+    TF Serving base it is built on (`tfs2.18.0`, `tfs2.18.0-gpu`). The base is part of the tag
+    because it is part of the image: without it, a TF Serving bump (or a model moving to GPUs)
+    would build a different image under a tag that already exists, which ECR's immutable tags
+    refuse and a mutable registry would serve to old and new pods alike."""
+    base = serving_base_image(spec).rsplit(":", 1)[1]
+    return f"v{version}-{digest.removeprefix('sha256:')[:16]}-tfs{base}"
 
 
 def image_reference(registry: str, spec: ModelSpec, version: int, digest: str) -> str:
-    return f"{registry}/{spec.name}:{image_tag(version, digest)}"
+    return f"{registry}/{spec.name}:{image_tag(spec, version, digest)}"
 
 
 def tracks(

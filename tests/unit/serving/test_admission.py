@@ -9,7 +9,7 @@ from typing import Any
 import kubernetes_validate
 
 from components.catalog.load import load_catalog
-from components.facts.versions import KUBERNETES_VERSION
+from components.facts.versions import KUBERNETES_VERSION, TF_SERVING_VERSION
 from components.serving import admission
 from tests.support.mocks import ROOT, run_program, stack_config
 
@@ -60,6 +60,7 @@ def test_the_program_admits_every_gated_version_and_what_its_deployments_run() -
     registry = stack_config("local")["imageRegistry"]
     expected = [
         f"{registry}/{entry.spec.name}:v{version}-{digest.removeprefix('sha256:')[:16]}"
+        f"-tfs{TF_SERVING_VERSION}{'-gpu' if entry.spec.uses_gpus else ''}"
         for entry in load_catalog(ROOT / "models", 1)
         for version, digest in entry.gated.items()
     ]

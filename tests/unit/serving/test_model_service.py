@@ -78,7 +78,7 @@ def test_without_image_builds_the_pods_run_the_digest_tagged_image() -> None:
     assert mocks.of_type("docker:index/image:Image") == []
     (deployment,) = mocks.of_type("kubernetes:apps/v1:Deployment")
     container = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "reg.example:5000/team/iris:v2-2222222222222222"
+    assert container["image"] == "reg.example:5000/team/iris:v2-2222222222222222-tfs2.18.0"
 
 
 def test_with_image_builds_each_version_is_pushed_before_pods_run_its_digest_tag() -> None:
@@ -86,7 +86,7 @@ def test_with_image_builds_each_version_is_pushed_before_pods_run_its_digest_tag
     images = {r.name: r.inputs for r in mocks.of_type("docker:index/image:Image")}
     assert set(images) == {"iris-image-v1", "iris-image-v2"}
     build = images["iris-image-v2"]
-    assert build["imageName"] == "reg.example:5000/team/iris:v2-2222222222222222"
+    assert build["imageName"] == "reg.example:5000/team/iris:v2-2222222222222222-tfs2.18.0"
     assert build["buildOnPreview"] is False
     assert build["build"]["context"] == str(ROOT / "models" / "iris")
     assert build["build"]["dockerfile"] == str(DOCKERFILE)
@@ -100,8 +100,8 @@ def test_with_image_builds_each_version_is_pushed_before_pods_run_its_digest_tag
         for d in mocks.of_type("kubernetes:apps/v1:Deployment")
     }
     assert pinned == {
-        "iris-stable": "reg.example:5000/team/iris:v2-2222222222222222",
-        "iris-canary": "reg.example:5000/team/iris:v1-1111111111111111",
+        "iris-stable": "reg.example:5000/team/iris:v2-2222222222222222-tfs2.18.0",
+        "iris-canary": "reg.example:5000/team/iris:v1-1111111111111111-tfs2.18.0",
     }
     image_urns = {mocks.registration(r).urn for r in mocks.of_type("docker:index/image:Image")}
     for deployment in mocks.of_type("kubernetes:apps/v1:Deployment"):

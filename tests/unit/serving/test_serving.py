@@ -23,12 +23,22 @@ def only_track(spec: ModelSpec) -> serving.Track:
     return track
 
 
-def test_image_tag_names_version_and_content_digest() -> None:
+def test_image_tag_names_version_content_digest_and_serving_base() -> None:
     spec = spec_of("iris")
-    assert serving.image_tag(2, DIGEST) == "v2-abababababababab"
+    assert serving.image_tag(spec, 2, DIGEST) == "v2-abababababababab-tfs2.18.0"
     assert serving.image_reference("reg:5000/team", spec, 2, DIGEST) == (
-        "reg:5000/team/iris:v2-abababababababab"
+        "reg:5000/team/iris:v2-abababababababab-tfs2.18.0"
     )
+    gpu = spec_of("digits")
+    assert gpu.uses_gpus
+    assert serving.image_tag(gpu, 2, DIGEST) == "v2-abababababababab-tfs2.18.0-gpu"
+
+
+def test_a_serving_bump_is_a_new_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_of("iris")
+    before = serving.image_tag(spec, 2, DIGEST)
+    monkeypatch.setattr(serving, "TF_SERVING_VERSION", "2.19.1")
+    assert serving.image_tag(spec, 2, DIGEST) == "v2-abababababababab-tfs2.19.1" != before
 
 
 def test_base_image_is_pinned_and_gpu_models_get_the_gpu_variant() -> None:
