@@ -46,9 +46,9 @@ def change_version(project: Path, name: str) -> None:
 
 
 # The fleet-wide change: a label added to every object of every model, as a pull request that
-# adds one to components/serving/builders.py's model_labels would. (A TF Serving bump is not one
-# here: its pin is only the base of image builds, and the image tag is the model version and
-# SavedModel digest, so in render mode it changes no object.)
+# adds one to components/serving/builders.py's model_labels would: 10 objects a model. (A TF
+# Serving bump changes each model's image tag since 336e08d, so it now changes only the
+# Deployments: a label is the wider change.)
 BUILDERS_MODULE = Path("components/serving/builders.py")
 FLEET_LABEL = "gpu-model-platform/fleet-revision"
 _MODEL_LABELS = re.compile(r"^def model_labels\(.*?^    \}$", re.MULTILINE | re.DOTALL)
