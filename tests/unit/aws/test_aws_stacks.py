@@ -4,6 +4,7 @@ every security- and GPU-relevant property of what they register."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -574,8 +575,10 @@ def test_serving_stacks_use_the_ecr_repositories_and_wait_for_nodes_and_gpus(
         model = deployment.name.removesuffix("-stable")
         image = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image.startswith(f"{host}/gpu-model-platform-{name}/{model}:v"), image
-        # The content-digest tag, known at preview; IMMUTABLE repositories make it a pin.
-        assert "@" not in image and image.split(":v", 1)[1].count("-") == 1, image
+        # The content-digest tag with its serving base, known at preview; IMMUTABLE repositories
+        # make it a pin.
+        assert "@" not in image, image
+        assert re.fullmatch(r"v\d+-[0-9a-f]{16}-tfs[0-9.]+(-gpu)?", image.rsplit(":", 1)[1]), image
     for image in mocks.of_type("docker:index/image:Image"):
         assert image.inputs["imageName"].startswith(f"{host}/gpu-model-platform-{name}/")
         assert image.inputs["registry"]["value"]["server"] == host
