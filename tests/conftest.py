@@ -51,15 +51,34 @@ SCHEDULING_ORDER = ("engine", "gate")
 CLUSTER_GROUP = "simulated-cluster"
 
 
+# `make test` builds promtool, Prometheus, KEDA and amtool while the tests run (Makefile:
+# TEST_TOOLS): the files using them, through these helpers, go last within their group, so the
+# builds have the most time before a worker waits for one.
+LATE_TOOL_HELPERS = (
+    "alert_cases",
+    "alertmanager_checks",
+    "canary_series",
+    "keda_plane",
+    "monitoring_checks",
+    "prometheus_server",
+)
+
+
 def has_cluster_tests(path: Path) -> bool:
     return "pytest.mark.cluster" in path.read_text()
 
 
-def scheduling_rank(item: pytest.Item) -> int:
+def uses_late_tools(path: Path) -> bool:
+    text = path.read_text()
+    return any(f"support.{helper}" in text for helper in LATE_TOOL_HELPERS)
+
+
+def scheduling_rank(item: pytest.Item) -> tuple[int, bool]:
+    late = uses_late_tools(item.path)
     if has_cluster_tests(item.path):
-        return 0
+        return 0, late
     markers = [m for m in SCHEDULING_ORDER if item.get_closest_marker(m) is not None]
-    return 1 + (SCHEDULING_ORDER.index(markers[0]) if markers else len(SCHEDULING_ORDER))
+    return 1 + (SCHEDULING_ORDER.index(markers[0]) if markers else len(SCHEDULING_ORDER)), late
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

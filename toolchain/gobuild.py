@@ -9,6 +9,7 @@ Only the standard library is used: this runs before any virtualenv exists.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -153,10 +154,18 @@ def build_module_binary(
 def cached_binary(
     spec: GoBinary, path: Path, needed_for: str, log: Callable[[str], None] = say
 ) -> Path:
-    """The binary of `spec` at `path` in the cache, built there first when missing."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        build_module_binary(require_go(needed_for), spec, path.parent, log=log)
+    """The binary of `spec` at `path` in the cache, built there first when missing.
+
+    One build at a time per binary, across processes: `make test` builds some tools in the
+    background while the tests run, and a test that needs one of them waits here for that build
+    instead of starting a second one beside it (which would double the CPU it takes)."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{spec.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            build_module_binary(require_go(needed_for), spec, path.parent, log=log)
     return path
 
 

@@ -84,3 +84,37 @@ def test_every_tool_shares_one_command_line(capsys: pytest.CaptureFixture[str]) 
     assert "usage: the tool's docstring" in capsys.readouterr().err
     assert tool("broken") == 1
     assert capsys.readouterr().err == "[tool] error: the module proxy refused it\n"
+
+
+def test_one_build_per_binary_while_others_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # make test builds some tools in the background while the tests run: a test needing one
+    # must wait for that build, not start a second one beside it.
+    import threading
+    import time
+
+    from toolchain import gobuild
+
+    builds: list[str] = []
+
+    def slow_build(go: str, spec: gobuild.GoBinary, bin_dir: Path, log: object = None) -> None:
+        builds.append(spec.name)
+        time.sleep(0.3)
+        (bin_dir / spec.name).write_text("binary")
+
+    monkeypatch.setattr(gobuild, "build_module_binary", slow_build)
+    monkeypatch.setattr(gobuild, "require_go", lambda needed_for="": "go")
+    spec = gobuild.GoBinary(name="tool", module="example.com/tool", version="v1", package=".")
+    path = tmp_path / "bin" / "tool"
+    found: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(gobuild.cached_binary(spec, path, "a test")))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == ["tool"]
+    assert found == [path, path, path] and path.read_text() == "binary"
