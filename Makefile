@@ -20,12 +20,24 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
 export PATH := $(shell $(PYTHON) -m toolchain.pulumi_engine bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-PULUMI := pulumi --non-interactive --stack $(STACK)
+# A models stack, <platform>.models-<name> (stacks/<platform>.yaml, docs/fleet-scale.md), runs
+# with its platform stack's config file and policy config: every setting has one home.
+PLATFORM = $(firstword $(subst .models-, ,$(STACK)))
+IS_MODELS_STACK = $(findstring .models-,$(STACK))
+PULUMI = pulumi --non-interactive --stack $(STACK) \
+	$(if $(IS_MODELS_STACK),--config-file Pulumi.$(PLATFORM).yaml,)
 # Every preview and up runs the policy pack, enforced as the stack's environment says.
-POLICIES := --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+POLICIES = --policy-pack policies --policy-pack-config policies/config/$(PLATFORM).json
+# The platform stack's models stacks (none for a models stack), and those a change since the git
+# commit PREVIEW_SINCE can affect (commands/fleet.py): `make preview` previews only those. Shell
+# substitutions, so that a bad stacks file fails the recipe instead of reading as no stacks.
+MODELS_STACKS = $$(python -m commands.fleet models-stacks $(STACK))
+PREVIEW_SINCE ?=
+PREVIEWED_MODELS_STACKS = $(if $(PREVIEW_SINCE),$$(python -m commands.fleet affected $(STACK) \
+	$(PREVIEW_SINCE)),$(MODELS_STACKS))
 
 .PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda test-tools plane cluster-up cluster-down aws-plugins lint-workflows up \
-	preview drift destroy stack models analyze bench bench-fleet test test-setup unit lint env clean
+	up-stack preview-stack destroy-stack preview drift destroy stack models analyze bench bench-fleet test test-setup unit lint env clean
 
 help:
 	@echo "make up          set up, then pulumi up of STACK (default: local), with the policy pack"
@@ -94,22 +106,25 @@ setup: toolchain crds $(VENV)/.runtime
 
 # A mistyped STACK must not create a new, empty stack: only stacks with a file exist.
 stack: setup
-	@test -f Pulumi.$(STACK).yaml || { echo "STACK=$(STACK): there is no Pulumi.$(STACK).yaml;" \
+	@test -f Pulumi.$(PLATFORM).yaml || { echo "STACK=$(STACK): there is no Pulumi.$(PLATFORM).yaml;" \
 		"the stacks are: $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))" >&2; exit 2; }
+	@$(if $(IS_MODELS_STACK),python -m commands.fleet models-stacks $(PLATFORM) \
+		| grep -qxF "$(STACK)" || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml lists no" \
+		"such models stack" >&2; exit 2; },true)
 	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
 	@pulumi stack select --non-interactive --create $(STACK) \
-		$(if $(filter local,$(STACK)),--secrets-provider passphrase,)
+		$(if $(filter local,$(PLATFORM)),--secrets-provider passphrase,)
 
 # The CLI checks only the types of the settings a policy declares: a misspelt policy or setting,
 # or a negative budget, would pass unnoticed (policies/config_check.py).
 policy-config: $(VENV)/.runtime
-	@python -m policies.config_check policies/config/$(STACK).json
+	@python -m policies.config_check policies/config/$(PLATFORM).json
 
 # Whether STACK deploys to a cluster: dev and prod always do; local only when it has a kubeconfig
 # (make cluster-up sets one), otherwise it renders manifests and there is nothing to refresh from.
 # A refresh in render mode reads every object as unreachable and would fail (or, with the
 # provider's PULUMI_K8S_DELETE_UNREACHABLE, drop them all from state), so it is never run there.
-ON_CLUSTER = test "$(STACK)" != local || test -n "$$($(PULUMI) config get kubeconfig 2>/dev/null)"
+ON_CLUSTER = test "$(PLATFORM)" != local || test -n "$$($(PULUMI) config get kubeconfig 2>/dev/null)"
 
 # On a cluster, up refreshes first: what was changed or deleted out of band is read back into
 # state, so the update repairs it instead of reporting "no changes". The refresh is its own engine
@@ -133,7 +148,7 @@ PLAN ?=
 PLAN_DIGEST ?=
 PLAN_CHECK = build/plan-check-$(STACK)
 
-up: stack policy-config
+up-stack: stack policy-config
 	@python -m commands.recover --stack $(STACK)
 	@$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
 		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),),true)
@@ -169,10 +184,10 @@ PREVIEW_OUTPUTS = build/preview-$(STACK).jsonl build/preview-$(STACK).diff \
 stale-preview:
 	@rm -f $(PREVIEW_OUTPUTS)
 
-preview: stale-preview stack
+preview-stack: stale-preview stack
 	@mkdir -p build
 	@python -m commands.recover --stack $(STACK) --report-only
-	@status=0; python -m policies.config_check policies/config/$(STACK).json \
+	@status=0; python -m policies.config_check policies/config/$(PLATFORM).json \
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; \
 	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(ENGINE_RUN) $(PULUMI) preview \
 		--diff $(POLICIES) $(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl \
@@ -180,11 +195,11 @@ preview: stale-preview stack
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
 	if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
-			--out build/policy-report-$(STACK).json --policy-config policies/config/$(STACK).json \
+			--out build/policy-report-$(STACK).json --policy-config policies/config/$(PLATFORM).json \
 			|| status=$${status/#0/1}; fi; \
 	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
-		--plan build/plan-$(STACK).json --policy-config policies/config/$(STACK).json \
+		--plan build/plan-$(STACK).json --policy-config policies/config/$(PLATFORM).json \
 		--fold-to-path || status=$${status/#0/1}; \
 	if test $$status -ne 0; then \
 		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \
@@ -200,9 +215,54 @@ drift: stack
 	else echo "[drift] $(STACK) renders manifests to files (no kubeconfig): there is no cluster to" \
 		"refresh from, so nothing can have drifted; make cluster-up or set kubeconfig to check one"; fi
 
-destroy: stack
+destroy-stack: stack
 	@python -m commands.recover --stack $(STACK)
 	$(ENGINE_RUN) $(PULUMI) destroy --yes
+
+# A platform stack and its models stacks (stacks/<platform>.yaml; docs/fleet-scale.md): `up`
+# first moves the state of each model the file assigns to another stack than holds it (`pulumi
+# state move`: no object is touched, so none is deleted and created again), then applies the
+# platform first (namespaces, CRDs and the allow-list the models' objects need), then
+# its models stacks; `preview` previews the platform and the models stacks (those a change since
+# PREVIEW_SINCE can affect, when set) and joins their summaries into one PR comment
+# (build/preview-summary-STACK-fleet.md); `destroy` removes the models stacks first. Models stacks
+# run two at a time (each its own engine run and lock), each through the one-stack target with
+# STACK set to it, and all of them are tried: any failure fails the whole, after the others.
+# With PLAN, each models stack applies its own plan beside it (build/plan-<models stack>.json,
+# saved by the same `make preview`); PLAN_DIGEST binds the platform's plan only.
+FLEET_MAKE = $(MAKE) --no-print-directory -k -j2 --output-sync=target
+up: stack
+	@$(if $(IS_MODELS_STACK),true,python -m commands.fleet move $(STACK))
+	@$(MAKE) --no-print-directory up-stack STACK=$(STACK)
+	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; test -z "$$stacks" || \
+		$(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
+
+up@%:
+	@$(MAKE) --no-print-directory up-stack STACK=$* \
+		$(if $(PLAN),PLAN=$(dir $(PLAN))plan-$*.json PLAN_DIGEST=,)
+
+preview:
+	@all="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
+	stacks="$(if $(IS_MODELS_STACK),,$(PREVIEWED_MODELS_STACKS))"; \
+	status=0; $(MAKE) --no-print-directory preview-stack STACK=$(STACK) || status=$$?; \
+	if test -n "$$all"; then \
+		test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' preview@%s' $$stacks) \
+			|| status=$${status/#0/1}; \
+		python -m commands.fleet summary $(STACK) $$stacks > /dev/null || status=$${status/#0/1}; \
+		echo "[preview] one summary of $(STACK) and its models stacks:" \
+			"build/preview-summary-$(STACK)-fleet.md"; fi; \
+	exit $$status
+
+preview@%:
+	@$(MAKE) --no-print-directory preview-stack STACK=$*
+
+destroy:
+	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; test -z "$$stacks" || \
+		$(FLEET_MAKE) $$(printf ' destroy@%s' $$stacks)
+	@$(MAKE) --no-print-directory destroy-stack STACK=$(STACK)
+
+destroy@%:
+	@$(MAKE) --no-print-directory destroy-stack STACK=$*
 
 # dev and prod also need the AWS and Docker provider plugins, at the SDK pins of requirements.txt.
 # `pulumi plugin install` downloads them from Pulumi's plugin site: CI can reach it, the machines

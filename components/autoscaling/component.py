@@ -53,6 +53,34 @@ class KedaAutoscalingArgs:
         )
 
 
+def register_scaled_objects(
+    spec: ModelSpec, args: KedaAutoscalingArgs, opts: pulumi.ResourceOptions
+) -> list[str]:
+    """The ScaledObjects of a model scaling through KEDA, one a track, registered with `opts`;
+    their names (none when the model does not use KEDA). The platform stack registers them under
+    its KedaAutoscaling, a models stack at its top level (programs/models.py)."""
+    if not spec.autoscaling.uses_keda:
+        return []
+    names = []
+    # The image is the Deployment's business; a ScaledObject only names the track.
+    for track in serving.tracks(spec, {v: None for v in spec.served_versions}):
+        body = scaled_object(spec, track, args.models_namespace, args.prometheus)
+        k8s.apiextensions.CustomResource(
+            scaled_object_resource_name(spec.name, track.name),
+            api_version=body["apiVersion"],
+            kind=body["kind"],
+            metadata=body["metadata"],
+            spec=body["spec"],
+            opts=opts,
+        )
+        names.append(body["metadata"]["name"])
+    return names
+
+
+def scaled_object_resource_name(model: str, track: str) -> str:
+    return f"{model}-{track}-scaledobject"
+
+
 class KedaAutoscaling(pulumi.ComponentResource):
     chart: str | None
     """The KEDA chart version deployed; None when skipped."""
@@ -72,20 +100,9 @@ class KedaAutoscaling(pulumi.ComponentResource):
 
         self.scaled_objects = {}
         for spec in args.models:
-            if not spec.autoscaling.uses_keda:
-                continue
-            # The image is the Deployment's business; a ScaledObject only names the track.
-            for track in serving.tracks(spec, {v: None for v in spec.served_versions}):
-                body = scaled_object(spec, track, args.models_namespace, args.prometheus)
-                k8s.apiextensions.CustomResource(
-                    f"{spec.name}-{track.name}-scaledobject",
-                    api_version=body["apiVersion"],
-                    kind=body["kind"],
-                    metadata=body["metadata"],
-                    spec=body["spec"],
-                    opts=after_crds,
-                )
-                self.scaled_objects.setdefault(spec.name, []).append(body["metadata"]["name"])
+            names = register_scaled_objects(spec, args, after_crds)
+            if names:
+                self.scaled_objects[spec.name] = names
 
         self.chart = None
         if args.chart is None:

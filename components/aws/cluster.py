@@ -86,6 +86,34 @@ class AwsClusterArgs:
         )
 
 
+def aws_provider(name: str, args: AwsClusterArgs, opts: pulumi.ResourceOptions) -> aws.Provider:
+    """An AWS provider pinned to the stack's account and region, tagging what it creates."""
+    return aws.Provider(
+        name,
+        region=args.region,
+        allowed_account_ids=[args.account_id],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(args.environment, args.stack)),
+        opts=opts,
+    )
+
+
+def ecr_push_credentials(args: AwsClusterArgs, provider: aws.Provider) -> docker.RegistryArgs:
+    """Push credentials for the stack's ECR registry; short-lived, fetched on every run."""
+    token = aws.ecr.get_authorization_token_output(
+        registry_id=args.account_id, opts=pulumi.InvokeOutputOptions(provider=provider)
+    )
+    return docker.RegistryArgs(
+        server=ecr_registry_host(args.account_id, args.region),
+        username=token.user_name,
+        password=pulumi.Output.secret(token.password),
+    )
+
+
+def ecr_registry_prefix(args: AwsClusterArgs) -> str:
+    """The repository prefix of every model's images (EcrRegistry.prefixes)."""
+    return f"{ecr_registry_host(args.account_id, args.region)}/{args.cluster_name}"
+
+
 class AwsCluster(pulumi.ComponentResource):
     mode: str
     cluster_name: pulumi.Output[str]
@@ -105,15 +133,7 @@ class AwsCluster(pulumi.ComponentResource):
             None,
             renamed(opts, "cluster:AwsCluster"),
         )
-        provider = aws.Provider(
-            f"{name}-aws",
-            region=args.region,
-            allowed_account_ids=[args.account_id],
-            default_tags=aws.ProviderDefaultTagsArgs(
-                tags=default_tags(args.environment, args.stack)
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        provider = aws_provider(f"{name}-aws", args, pulumi.ResourceOptions(parent=self))
         # Children inherit the provider, and pass it on to theirs.
         within = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
         partition = iam.partition_of(args.region)
@@ -161,16 +181,9 @@ class AwsCluster(pulumi.ComponentResource):
             ),
             opts=within,
         )
-        self.registry_credentials = None
-        if args.build_images:
-            token = aws.ecr.get_authorization_token_output(
-                registry_id=args.account_id, opts=pulumi.InvokeOutputOptions(provider=provider)
-            )
-            self.registry_credentials = docker.RegistryArgs(
-                server=ecr_registry_host(args.account_id, args.region),
-                username=token.user_name,
-                password=pulumi.Output.secret(token.password),
-            )
+        self.registry_credentials = (
+            ecr_push_credentials(args, provider) if args.build_images else None
+        )
 
         self.mode = "eks"
         self.cluster_name = self.eks.name

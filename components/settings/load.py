@@ -158,8 +158,10 @@ def namespace_problems(keys: Collection[str], source: str) -> ConfigError | None
     return ConfigError(f"invalid stack configuration in {source}:\n" + "\n".join(lines))
 
 
-def load_settings() -> PlatformSettings:
-    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+def load_settings(source: str | None = None) -> PlatformSettings:
+    """The stack's settings; `source` names the file they come from in messages (by default the
+    stack's own, Pulumi.<stack>.yaml; a models stack runs with its platform stack's)."""
+    source = source or f"Pulumi.{pulumi.get_stack()}.yaml"
     config = engine_config()
     error = namespace_problems(config, source)
     if error is not None:

@@ -18,13 +18,21 @@ import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components import outputs
-from components.aws.cluster import AwsCluster, AwsClusterArgs
+from components.aws.cluster import (
+    AwsCluster,
+    AwsClusterArgs,
+    aws_provider,
+    ecr_push_credentials,
+    ecr_registry_prefix,
+)
 from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.aws.eks import EksCluster
 from components.facts.versions import NVIDIA_DEVICE_PLUGIN
 from components.settings.charts import ChartSource, chart_source
 from components.settings.model import LocalSettings, PlatformSettings
-from components.target.local import LocalCluster, LocalClusterArgs
+from components.target.local import LocalCluster, LocalClusterArgs, provider_args
 from components.target.namespaces import PlatformNamespaces
+from components.tokens import type_token
 
 DEVICE_PLUGIN = "nvidia-device-plugin"
 
@@ -66,6 +74,8 @@ def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterP
             outputs.CLUSTER_NAME: cluster.cluster_name,
             outputs.REPOSITORIES: cluster.registry.repository_urls,
             outputs.GPU_NODE_GROUPS: cluster.node_groups.gpu_types,
+            # What a models stack's provider is configured from (models_stack_cluster).
+            outputs.KUBECONFIG: pulumi.Output.secret(cluster.eks.kubeconfig),
         },
         registry_credentials=cluster.registry_credentials,
         serving_prerequisites=cluster.serving_prerequisites,
@@ -88,4 +98,68 @@ def with_device_plugin(cluster: ClusterPath, namespaces: PlatformNamespaces) -> 
         cluster,
         serving_prerequisites=[*cluster.serving_prerequisites, plugin],
         device_plugin_chart=None,
+    )
+
+
+# Where the platform stack's Kubernetes provider sits (its parents' types and names, outermost
+# first). A models stack declares its own provider at its top level with this as an alias: after
+# `pulumi state move`, the provider copied along with the moved models keeps this URN, and the
+# alias makes the engine take it as the same provider instead of planning every object's
+# replacement (docs/fleet-scale.md, section 5).
+ProviderParents = tuple[tuple[str, str], ...]
+LOCAL_PROVIDER_PARENTS: ProviderParents = ((type_token("target", LocalCluster), "local"),)
+AWS_PROVIDER_PARENTS: ProviderParents = (
+    (type_token("aws", AwsCluster), "aws"),
+    (type_token("aws", EksCluster), "aws-eks"),
+)
+
+
+def _former_parent(parents: ProviderParents) -> pulumi.Output[str]:
+    urn: pulumi.Output[str] | None = None
+    for type_, name in parents:
+        urn = pulumi.create_urn(name, type_, parent=urn)
+    assert urn is not None
+    return urn
+
+
+def _provider_name(parents: ProviderParents) -> str:
+    return f"{parents[-1][1]}-kubernetes"
+
+
+def models_stack_cluster(
+    settings: PlatformSettings,
+    platform_stack: str,
+    platform: pulumi.StackReference,
+    models: Sequence[str],
+) -> ClusterPath:
+    """The cluster as a models stack of the platform stack `platform_stack` (read through
+    `platform`, applied first) sees it: a Kubernetes provider of its own with the platform's
+    provider's name and inputs, and on AWS the platform's ECR registry."""
+    registries: Mapping[str, str | pulumi.Output[str]]
+    credentials = None
+    if isinstance(settings, LocalSettings):
+        parents = LOCAL_PROVIDER_PARENTS
+        args = provider_args(LocalClusterArgs.from_settings(settings))
+        registries = {model: settings.image_registry for model in models}
+    else:
+        parents = AWS_PROVIDER_PARENTS
+        # The EKS kubeconfig names no secret (it runs `aws eks get-token`); it is exported as one
+        # all the same, and read as one.
+        args = k8s.ProviderArgs(kubeconfig=platform.require_output(outputs.KUBECONFIG))
+        aws_args = AwsClusterArgs.from_settings(settings, models, platform_stack)
+        registries = {model: ecr_registry_prefix(aws_args) for model in models}
+        if settings.build_images:
+            credentials = ecr_push_credentials(
+                aws_args, aws_provider("registry-aws", aws_args, pulumi.ResourceOptions())
+            )
+    provider = k8s.Provider(
+        _provider_name(parents),
+        args,
+        opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(parent=_former_parent(parents))]),
+    )
+    return ClusterPath(
+        provider=provider,
+        registries=registries,
+        exports={},
+        registry_credentials=credentials,
     )

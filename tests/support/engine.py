@@ -28,6 +28,7 @@ PROGRAM_FILES = (
     "Pulumi.local.yaml",
     "__main__.py",
     "components",
+    "programs",
     "models",
     # Not the program's (it imports only components/): the gate a test runs on the copy's models.
     "commands",
@@ -91,6 +92,8 @@ class LocalStack:
     project: Path
     env: dict[str, str]
     stack: str = "local"
+    config_file: str | None = None
+    """A models stack runs with its platform stack's config file (components/fleet/stacks.py)."""
 
     @classmethod
     def create(cls, workdir: Path) -> LocalStack:
@@ -113,6 +116,8 @@ class LocalStack:
         command = ["pulumi", "--non-interactive", *args]
         if args[0] not in ("stack", "plugin"):
             command += ["--stack", self.stack]
+            if self.config_file and args[0] in ("preview", "up", "refresh", "destroy", "config"):
+                command += ["--config-file", self.config_file]
         result = subprocess.run(
             command,
             cwd=self.project,

@@ -109,6 +109,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls: list[pulumi.runtime.MockCallArgs] = []
         self.aws_region = "eu-west-1"
         self.aws_account = MOCK_ACCOUNT
+        self.stack_outputs: dict[str, dict[str, Any]] = {}
+        """What a StackReference to each stack (by its full name) reads."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
@@ -120,6 +122,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.aws_account = allowed[0] if allowed else MOCK_ACCOUNT
         elif args.typ.startswith("aws:"):
             outputs = {**outputs, **self._aws_outputs(args)}
+        elif args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs["name"])
+            if name not in self.stack_outputs:
+                raise Exception(f"unknown stack {name!r}")
+            outputs = {**outputs, "outputs": self.stack_outputs[name], "secretOutputNames": []}
         return f"{args.name}-id", outputs
 
     def _aws_outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:

@@ -23,16 +23,25 @@ COMPONENT_LAYERS = {
     "components.settings": 1,
     "components.catalog": 1,
     "components.aws": 2,
+    "components.fleet": 2,
     "components.target": 3,
     "components.serving": 4,
     "components.monitoring": 5,
     "components.autoscaling": 6,
 }
-PROJECT_PACKAGES = ("components", "commands", "toolchain", "policies", "tests", "bench")
+PROJECT_PACKAGES = (
+    "components",
+    "programs",
+    "commands",
+    "toolchain",
+    "policies",
+    "tests",
+    "bench",
+)
 # Third-party packages the shared facts may use: validated types need pydantic, the one strict YAML
 # reader (facts/yaml_input.py) PyYAML; nothing else. The build tools never import that reader.
 FACTS_THIRD_PARTY = ("pydantic", "yaml")
-SOURCE_FOLDERS = ("components", "commands", "toolchain", "policies", "tests", "bench")
+SOURCE_FOLDERS = ("components", "programs", "commands", "toolchain", "policies", "tests", "bench")
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,12 @@ def problem(imported: Import) -> str | None:
     target_top = top_package(target)
     project_target = target_top in PROJECT_PACKAGES
     if source == "__main__":
-        if project_target and target_top != "components":
-            return "the program imports the components only"
+        if project_target and target_top not in ("components", "programs"):
+            return "the program imports the components and programs only"
+        return None
+    if within(source, "programs"):
+        if project_target and target_top not in ("components", "programs"):
+            return "a stack's program imports the components only"
         return None
     if within(source, "components"):
         if project_target and target_top != "components":

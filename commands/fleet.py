@@ -1,0 +1,282 @@
+"""The stacks of an environment, for `make up`, `make preview` and `make destroy` (issue #19,
+docs/fleet-scale.md): the platform stack and the models stacks `stacks/<platform>.yaml` lists.
+
+    python -m commands.fleet models-stacks STACK    # STACK's models stacks, one a line (none
+                                                    # for a models stack, or without a file)
+    python -m commands.fleet affected STACK REF     # of those, the ones a change since the git
+                                                    # commit REF can affect (below)
+    python -m commands.fleet move STACK [--dry-run] # move the state of each model into the stack
+                                                    # the file assigns it (below)
+    python -m commands.fleet summary STACK [PREVIEWED ...]
+                                                    # one PR comment from the summaries of STACK
+                                                    # and the models stacks PREVIEWED, the others
+                                                    # named as not previewed; printed and written
+                                                    # to build/preview-summary-STACK-fleet.md
+
+What a change can affect: a models stack's objects are built from its models' folders and from
+everything outside `models/` (components, config, policies, the stacks file). So a change that
+touches only folders under `models/` affects the stacks holding those models; any other change
+affects every stack. The platform stack is always previewed: it holds the admission allow-list of
+every model's gated images, which a model's change can alter.
+
+Moving a model into a models stack moves its state, never its objects: `make up` runs `move`
+before any engine run, so the platform's `up` does not delete what the models stack would then
+create again. For each model whose resources are in another stack than the file assigns (the
+platform, or another models stack), `pulumi state move` takes its top-level resources (its
+ModelService, ModelMonitoring and ScaledObjects, each with its children) to the assigned stack,
+creating that stack if needed. Moving a model back into the platform stack is refused: the
+platform registers its monitoring and ScaledObjects under other parents, which an alias of the
+platform program would have to name (not written yet); assign it to another models stack instead.
+
+A bad stacks file fails with its problems named by file and field (exit 2), before any engine
+runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from components.fleet.stacks import (
+    FleetStacksError,
+    load_fleet_stacks,
+    models_stack_name,
+    stack_role,
+)
+
+PROJECT = Path(__file__).resolve().parent.parent
+BUILD = PROJECT / "build"
+
+
+def model_folders(project: Path) -> list[str]:
+    """The models as folders name them; the program validates the rest (components.catalog)."""
+    root = project / "models"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] not in "._")
+
+
+def models_stacks(project: Path, stack: str) -> list[str]:
+    """The models stacks of `stack`, in the file's order; none when `stack` is one itself."""
+    role = stack_role(stack)
+    if role.models_stack is not None:
+        return []
+    fleet = load_fleet_stacks(project, role.platform, model_folders(project))
+    return [models_stack_name(role.platform, name) for name in fleet.models_stacks]
+
+
+# What a model is in a stack's state: its top-level resources, as both programs name them
+# (programs/platform.py, programs/models.py); their children move with them.
+MODEL_RESOURCES = (
+    ("gpu-model-platform:serving:ModelService", "{model}"),
+    ("gpu-model-platform:monitoring:ModelMonitoring", "{model}-monitoring"),
+    ("kubernetes:keda.sh/v1alpha1:ScaledObject", "{model}-(stable|canary)-scaledobject"),
+)
+
+
+def model_of(urn: str, models: list[str]) -> str | None:
+    """The model whose top-level resource `urn` is, if it is one."""
+    types, _, name = urn.rpartition("::")
+    own_type = types.rpartition("::")[2].rpartition("$")[2]
+    for model in models:
+        for kind, pattern in MODEL_RESOURCES:
+            if own_type == kind and re.fullmatch(pattern.format(model=re.escape(model)), name):
+                return model
+    return None
+
+
+@dataclass(frozen=True)
+class Move:
+    model: str
+    source: str
+    dest: str
+    urns: tuple[str, ...]
+
+
+def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["pulumi", "--non-interactive", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise FleetStacksError(
+            f"`pulumi {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()}"
+        )
+    return result
+
+
+def existing_stacks() -> set[str]:
+    listed = json.loads(pulumi("stack", "ls", "--json").stdout or "[]")
+    return {entry["name"].rpartition("/")[2] for entry in listed}
+
+
+def state_urns(stack: str) -> list[str]:
+    exported = json.loads(pulumi("stack", "export", "--stack", stack).stdout)
+    return [r["urn"] for r in (exported.get("deployment") or {}).get("resources") or []]
+
+
+def planned_moves(
+    platform: str, assigned: dict[str, str], urns_of: dict[str, list[str]]
+) -> list[Move]:
+    """The moves that put each model's resources in its `assigned` stack, from the state of
+    each stack (`urns_of`); a model assigned nowhere belongs to the platform stack."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for stack, urns in urns_of.items():
+        for urn in urns:
+            model = model_of(urn, list(assigned))
+            if model is not None:
+                found.setdefault((model, stack), []).append(urn)
+    moves = []
+    for (model, stack), urns in sorted(found.items()):
+        dest = assigned[model]
+        if stack == dest:
+            continue
+        if dest == platform:
+            raise FleetStacksError(
+                f"{model} is deployed by stack {stack} but assigned to none in "
+                f"stacks/{platform}.yaml: moving a model back into the platform stack is not "
+                "supported (commands/fleet.py); assign it to a models stack"
+            )
+        moves.append(Move(model=model, source=stack, dest=dest, urns=tuple(urns)))
+    return moves
+
+
+def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
+    role = stack_role(stack)
+    if role.models_stack is not None:
+        raise FleetStacksError(f"{stack} is a models stack: run move on its platform stack")
+    names = model_folders(project)
+    fleet = load_fleet_stacks(project, stack, names)
+    assigned = {model: stack for model in names}
+    for name, held in fleet.models_stacks.items():
+        for model in held:
+            assigned[model] = models_stack_name(stack, name)
+    existing = existing_stacks()
+    stacks = [stack, *(models_stack_name(stack, name) for name in fleet.models_stacks)]
+    urns_of = {s: state_urns(s) for s in stacks if s in existing}
+    moves = planned_moves(stack, assigned, urns_of)
+    for move in moves:
+        print(
+            f"[fleet] {move.model}: state of {len(move.urns)} resources {move.source} -> "
+            f"{move.dest}{' (dry run)' if dry_run else ''}"
+        )
+        if dry_run:
+            continue
+        if move.dest not in existing:
+            secrets = ["--secrets-provider", "passphrase"] if stack == "local" else []
+            pulumi("stack", "init", move.dest, *secrets)
+            existing.add(move.dest)
+        pulumi("state", "move", "--source", move.source, "--dest", move.dest, "--yes", *move.urns)
+    return moves
+
+
+def changed_paths(project: Path, since: str) -> list[str]:
+    """Files changed between the commit `since` and the working tree (committed or not)."""
+    result = subprocess.run(
+        ["git", "diff", "--name-only", since, "--"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise FleetStacksError(f"git diff --name-only {since}: {result.stderr.strip()}")
+    untracked = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sorted(set(result.stdout.split()) | set(untracked.stdout.split()))
+
+
+def affected_models_stacks(project: Path, stack: str, changed: list[str]) -> list[str]:
+    """Of `stack`'s models stacks, those the `changed` paths can affect."""
+    stacks = models_stacks(project, stack)
+    models: set[str] = set()
+    for path in changed:
+        parts = PurePosixPath(path).parts
+        if len(parts) < 3 or parts[0] != "models":
+            return stacks  # outside a model's folder: anything may change
+        models.add(parts[1])
+    fleet = load_fleet_stacks(project, stack, model_folders(project))
+    return [
+        models_stack_name(stack, name)
+        for name, held in fleet.models_stacks.items()
+        if models & set(held)
+    ]
+
+
+def fleet_summary(
+    build: Path, platform: str, previewed: list[str], stacks: list[str]
+) -> tuple[str, bool]:
+    """The PR comment of a preview of `platform` and the `previewed` ones of its models `stacks`:
+    each previewed stack's summary under its own heading, and whether every one was there. A
+    missing summary is said, never skipped: that stack's preview did not get as far as writing
+    one. Stacks not previewed are named with why."""
+    skipped = [stack for stack in stacks if stack not in previewed]
+    parts = [
+        f"# Preview of {platform} and its models stacks: {1 + len(previewed)} previewed, "
+        f"{len(skipped)} not affected",
+        "",
+        "| stack | preview |",
+        "|---|---|",
+    ]
+    bodies = []
+    complete = True
+    for stack in [platform, *previewed]:
+        path = build / f"preview-summary-{stack}.md"
+        if path.is_file():
+            parts.append(f"| `{stack}` | summary below |")
+            bodies += ["", f"## Stack `{stack}`", "", path.read_text().strip()]
+        else:
+            complete = False
+            parts.append(f"| `{stack}` | **failed: its preview wrote no summary** |")
+    parts += [
+        f"| `{stack}` | not previewed: nothing it is built from changed (commands/fleet.py) |"
+        for stack in skipped
+    ]
+    return "\n".join([*parts, *bodies]) + "\n", complete
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m commands.fleet", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("models-stacks").add_argument("stack")
+    affected = commands.add_parser("affected")
+    affected.add_argument("stack")
+    affected.add_argument("since")
+    move = commands.add_parser("move")
+    move.add_argument("stack")
+    move.add_argument("--dry-run", action="store_true")
+    summary = commands.add_parser("summary")
+    summary.add_argument("stack")
+    summary.add_argument("previewed", nargs="*")
+    args = parser.parse_args(argv[1:])
+    try:
+        if args.command == "move":
+            move_models(PROJECT, args.stack, dry_run=args.dry_run)
+            return 0
+        stacks = models_stacks(PROJECT, args.stack)
+        if args.command == "affected":
+            stacks = affected_models_stacks(PROJECT, args.stack, changed_paths(PROJECT, args.since))
+    except FleetStacksError as error:
+        print(f"[fleet] {error}", file=sys.stderr)
+        return 2
+    if args.command in ("models-stacks", "affected"):
+        print("\n".join(stacks))
+        return 0
+    unknown = [name for name in args.previewed if name not in stacks]
+    if unknown:
+        print(f"[fleet] not models stacks of {args.stack}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    text, complete = fleet_summary(BUILD, args.stack, args.previewed, stacks)
+    out = BUILD / f"preview-summary-{args.stack}-fleet.md"
+    out.write_text(text)
+    print(text)
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

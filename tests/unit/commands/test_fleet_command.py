@@ -1,0 +1,106 @@
+"""commands/fleet.py: which stacks a change affects, which state moves put each model where the
+stacks file says, and one PR comment from the stacks' summaries."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from commands.fleet import (
+    Move,
+    affected_models_stacks,
+    fleet_summary,
+    model_of,
+    models_stacks,
+    planned_moves,
+)
+from components.fleet.stacks import FleetStacksError
+from tests.support.mocks import ROOT
+
+P = "urn:pulumi:local::gpu-model-platform::"
+SERVICE = f"{P}gpu-model-platform:serving:ModelService::digits"
+MONITORING = (
+    f"{P}gpu-model-platform:monitoring:MonitoringStack$"
+    "gpu-model-platform:monitoring:ModelMonitoring::digits-monitoring"
+)
+SCALED = (
+    f"{P}gpu-model-platform:autoscaling:KedaAutoscaling$"
+    "kubernetes:keda.sh/v1alpha1:ScaledObject::digits-canary-scaledobject"
+)
+DEPLOYMENT = (
+    f"{P}gpu-model-platform:serving:ModelService$kubernetes:apps/v1:Deployment::digits-stable"
+)
+
+
+def project(tmp_path: Path, stacks: str | None) -> Path:
+    shutil.copytree(ROOT / "models", tmp_path / "models")
+    (tmp_path / "models" / "resnet").mkdir()
+    if stacks is not None:
+        (tmp_path / "stacks").mkdir()
+        (tmp_path / "stacks" / "local.yaml").write_text(stacks)
+    return tmp_path
+
+
+def test_a_models_top_level_resources_are_its_own_and_no_others() -> None:
+    models = ["digits", "digit"]
+    assert [model_of(urn, models) for urn in (SERVICE, MONITORING, SCALED)] == ["digits"] * 3
+    # Children move with their parent; other models' and the platform's are not the model's.
+    assert model_of(DEPLOYMENT, models) is None
+    assert model_of(f"{P}gpu-model-platform:serving:ModelService::digits2", models) is None
+    assert model_of(f"{P}gpu-model-platform:monitoring:MonitoringStack::monitoring", models) is None
+
+
+def test_moves_take_each_model_to_the_stack_the_file_assigns() -> None:
+    assigned = {"digits": "local.models-a", "iris": "local"}
+    iris = SERVICE.replace("digits", "iris")
+    moves = planned_moves("local", assigned, {"local": [SERVICE, MONITORING, DEPLOYMENT, iris]})
+    assert moves == [Move("digits", "local", "local.models-a", (SERVICE, MONITORING))]
+    # Once moved, nothing is left to move: `make up` can run it every time.
+    after = {"local": [iris], "local.models-a": [SERVICE, MONITORING]}
+    assert planned_moves("local", assigned, after) == []
+    # Between models stacks too.
+    assigned["digits"] = "local.models-b"
+    assert planned_moves("local", assigned, after) == [
+        Move("digits", "local.models-a", "local.models-b", (SERVICE, MONITORING))
+    ]
+
+
+def test_moving_a_model_back_into_the_platform_is_refused() -> None:
+    with pytest.raises(FleetStacksError, match="back into the platform stack is not supported"):
+        planned_moves("local", {"digits": "local"}, {"local.models-a": [SERVICE]})
+
+
+def test_a_change_inside_model_folders_affects_the_stacks_holding_them(tmp_path: Path) -> None:
+    root = project(tmp_path, "modelStacks:\n  a: [digits]\n  b: [iris]\n  c: [resnet]\n")
+    assert models_stacks(root, "local") == ["local.models-a", "local.models-b", "local.models-c"]
+    assert models_stacks(root, "local.models-a") == []
+    affected = affected_models_stacks(root, "local", ["models/digits/model.yaml"])
+    assert affected == ["local.models-a"]
+    both = ["models/iris/gate/v2.json", "models/resnet/model.yaml"]
+    assert affected_models_stacks(root, "local", both) == ["local.models-b", "local.models-c"]
+    # Anything else can change every stack's objects.
+    for path in ("components/serving/builders.py", "stacks/local.yaml", "models/README.md"):
+        assert len(affected_models_stacks(root, "local", [path])) == 3, path
+
+
+def test_no_stacks_file_is_one_stack(tmp_path: Path) -> None:
+    assert models_stacks(project(tmp_path, None), "local") == []
+
+
+def test_the_pr_comment_has_every_stack_and_says_which_failed(tmp_path: Path) -> None:
+    (tmp_path / "preview-summary-local.md").write_text("platform: no changes\n")
+    (tmp_path / "preview-summary-local.models-a.md").write_text("digits: v1 -> v2\n")
+    stacks = ["local.models-a", "local.models-b", "local.models-c"]
+    text, complete = fleet_summary(tmp_path, "local", ["local.models-a", "local.models-b"], stacks)
+    assert not complete
+    assert text.splitlines()[0] == (
+        "# Preview of local and its models stacks: 3 previewed, 1 not affected"
+    )
+    assert "| `local.models-b` | **failed: its preview wrote no summary** |" in text
+    assert "| `local.models-c` | not previewed: nothing it is built from changed" in text
+    assert "## Stack `local.models-a`\n\ndigits: v1 -> v2" in text
+    assert text.index("## Stack `local`") < text.index("## Stack `local.models-a`")
+    _, complete = fleet_summary(tmp_path, "local", ["local.models-a"], stacks)
+    assert complete
