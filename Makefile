@@ -229,13 +229,18 @@ destroy-stack: stack
 # run two at a time (each its own engine run and lock), each through the one-stack target with
 # STACK set to it, and all of them are tried: any failure fails the whole, after the others.
 # With PLAN, each models stack applies its own plan beside it (build/plan-<models stack>.json,
-# saved by the same `make preview`); PLAN_DIGEST binds the platform's plan only.
+# saved by the same `make preview`), and one without a plan (not previewed) is not applied;
+# PLAN_DIGEST binds the platform's plan only. A pull request that moves models between stacks
+# is refused with PLAN: its plans were made before the state moved (make up without PLAN).
 FLEET_MAKE = $(MAKE) --no-print-directory -k -j2 --output-sync=target
 up: stack
 	@$(if $(IS_MODELS_STACK),true,python -m commands.fleet move $(STACK))
 	@$(MAKE) --no-print-directory up-stack STACK=$(STACK)
-	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; test -z "$$stacks" || \
-		$(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
+	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
+	$(if $(PLAN),stacks=$$(for s in $$stacks; do if test -f $(dir $(PLAN))plan-$$s.json; \
+		then echo $$s; else echo "[fleet] $$s: no plan beside $(PLAN) (not previewed: the" \
+		"change does not affect it), so not applied" >&2; fi; done);,) \
+	test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
 
 up@%:
 	@$(MAKE) --no-print-directory up-stack STACK=$* \

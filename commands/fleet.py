@@ -42,6 +42,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from components.facts.yaml_input import load_yaml
 from components.fleet.stacks import (
     FleetStacksError,
     load_fleet_stacks,
@@ -141,7 +142,8 @@ def planned_moves(
     return moves
 
 
-def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
+def pending_moves(project: Path, stack: str) -> list[Move]:
+    """The state moves that would put each of `stack`'s models in the stack the file assigns."""
     role = stack_role(stack)
     if role.models_stack is not None:
         raise FleetStacksError(f"{stack} is a models stack: run move on its platform stack")
@@ -153,8 +155,21 @@ def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
             assigned[model] = models_stack_name(stack, name)
     existing = existing_stacks()
     stacks = [stack, *(models_stack_name(stack, name) for name in fleet.models_stacks)]
-    urns_of = {s: state_urns(s) for s in stacks if s in existing}
-    moves = planned_moves(stack, assigned, urns_of)
+    return planned_moves(stack, assigned, {s: state_urns(s) for s in stacks if s in existing})
+
+
+def secrets_provider_args(project: Path, platform: str) -> list[str]:
+    """`stack init` flags giving a new models stack its platform's secrets provider (the stack
+    file's `secretsprovider`, e.g. awskms:// on dev and prod), else a passphrase."""
+    stack_file = project / f"Pulumi.{platform}.yaml"
+    document = load_yaml(stack_file.read_text(), stack_file.name) if stack_file.is_file() else {}
+    provider = (document or {}).get("secretsprovider") or "passphrase"
+    return ["--secrets-provider", str(provider)]
+
+
+def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
+    moves = pending_moves(project, stack)
+    existing = existing_stacks()
     for move in moves:
         print(
             f"[fleet] {move.model}: state of {len(move.urns)} resources {move.source} -> "
@@ -163,8 +178,7 @@ def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
         if dry_run:
             continue
         if move.dest not in existing:
-            secrets = ["--secrets-provider", "passphrase"] if stack == "local" else []
-            pulumi("stack", "init", move.dest, *secrets)
+            pulumi("stack", "init", move.dest, *secrets_provider_args(project, stack))
             existing.add(move.dest)
         pulumi("state", "move", "--source", move.source, "--dest", move.dest, "--yes", *move.urns)
     return moves
@@ -208,7 +222,11 @@ def affected_models_stacks(project: Path, stack: str, changed: list[str]) -> lis
 
 
 def fleet_summary(
-    build: Path, platform: str, previewed: list[str], stacks: list[str]
+    build: Path,
+    platform: str,
+    previewed: list[str],
+    stacks: list[str],
+    moves: list[Move] | None = None,
 ) -> tuple[str, bool]:
     """The PR comment of a preview of `platform` and the `previewed` ones of its models `stacks`:
     each previewed stack's summary under its own heading, and whether every one was there. A
@@ -236,6 +254,18 @@ def fleet_summary(
         f"| `{stack}` | not previewed: nothing it is built from changed (commands/fleet.py) |"
         for stack in skipped
     ]
+    if moves:
+        parts += [
+            "",
+            "**Models moving between stacks.** `make up` moves their state first (`pulumi state "
+            "move`, no object touched), so the deletes and creates previewed above for them do "
+            "not happen:",
+            "",
+            *(
+                f"- `{m.model}`: `{m.source}` -> `{m.dest}` ({len(m.urns)} resources)"
+                for m in moves
+            ),
+        ]
     return "\n".join([*parts, *bodies]) + "\n", complete
 
 
@@ -271,7 +301,12 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"[fleet] not models stacks of {args.stack}: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    text, complete = fleet_summary(BUILD, args.stack, args.previewed, stacks)
+    try:
+        moves = pending_moves(PROJECT, args.stack)
+    except FleetStacksError as error:
+        print(f"[fleet] pending state moves unknown: {error}", file=sys.stderr)
+        return 1
+    text, complete = fleet_summary(BUILD, args.stack, args.previewed, stacks, moves)
     out = BUILD / f"preview-summary-{args.stack}-fleet.md"
     out.write_text(text)
     print(text)

@@ -104,3 +104,23 @@ def test_the_pr_comment_has_every_stack_and_says_which_failed(tmp_path: Path) ->
     assert text.index("## Stack `local`") < text.index("## Stack `local.models-a`")
     _, complete = fleet_summary(tmp_path, "local", ["local.models-a"], stacks)
     assert complete
+
+
+def test_the_pr_comment_says_which_models_make_up_moves_first(tmp_path: Path) -> None:
+    (tmp_path / "preview-summary-local.md").write_text("12 to delete\n")
+    move = Move("digits", "local", "local.models-a", (SERVICE, MONITORING, SCALED))
+    text, _ = fleet_summary(tmp_path, "local", [], ["local.models-a"], [move])
+    assert "- `digits`: `local` -> `local.models-a` (3 resources)" in text
+    assert "the deletes and creates previewed above for them do not happen" in text
+
+
+def test_a_new_models_stack_gets_its_platforms_secrets_provider(tmp_path: Path) -> None:
+    from commands.fleet import secrets_provider_args
+
+    (tmp_path / "Pulumi.dev.yaml").write_text("secretsprovider: awskms://alias/x?region=r\n")
+    (tmp_path / "Pulumi.local.yaml").write_text("encryptionsalt: v1:abc\n")
+    assert secrets_provider_args(tmp_path, "dev") == [
+        "--secrets-provider",
+        "awskms://alias/x?region=r",
+    ]
+    assert secrets_provider_args(tmp_path, "local") == ["--secrets-provider", "passphrase"]
