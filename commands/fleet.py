@@ -154,7 +154,11 @@ def pending_moves(project: Path, stack: str) -> list[Move]:
         for model in held:
             assigned[model] = models_stack_name(stack, name)
     existing = existing_stacks()
-    stacks = [stack, *(models_stack_name(stack, name) for name in fleet.models_stacks)]
+    # Every models stack of this platform, listed or not: a stack dropped from the file may
+    # still hold models, which must move to where the file now puts them.
+    stacks = [stack, *sorted(s for s in existing if stack_role(s).platform == stack and s != stack)]
+    if stacks == [stack] and not fleet.models_stacks:
+        return []  # the one-stack layout: nothing is anywhere else
     return planned_moves(stack, assigned, {s: state_urns(s) for s in stacks if s in existing})
 
 
