@@ -224,7 +224,7 @@ destroy-stack: stack
 # state move`: no object is touched, so none is deleted and created again), then applies the
 # platform first (namespaces, CRDs and the allow-list the models' objects need), then
 # its models stacks; `preview` previews the platform and the models stacks (those a change since
-# PREVIEW_SINCE can affect, when set) and joins their summaries into one PR comment
+# PREVIEW_SINCE can affect, when set), side by side (each reads the platform as applied), and joins their summaries into one PR comment
 # (build/preview-summary-STACK-fleet.md); `destroy` removes the models stacks first. Models stacks
 # run two at a time (each its own engine run and lock), each through the one-stack target with
 # STACK set to it, and all of them are tried: any failure fails the whole, after the others.
@@ -246,14 +246,15 @@ up@%:
 	@$(MAKE) --no-print-directory up-stack STACK=$* \
 		$(if $(PLAN),PLAN=$(dir $(PLAN))plan-$*.json PLAN_DIGEST=,)
 
-preview:
+preview: stack
 	@all="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
 	stacks="$(if $(IS_MODELS_STACK),,$(PREVIEWED_MODELS_STACKS))"; \
-	status=0; $(MAKE) --no-print-directory preview-stack STACK=$(STACK) || status=$$?; \
-	if test -n "$$all"; then \
-		test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' preview@%s' $$stacks) \
-			|| status=$${status/#0/1}; \
-		python -m commands.fleet summary $(STACK) $$stacks > /dev/null || status=$${status/#0/1}; \
+	status=0; if test -z "$$all"; then \
+		$(MAKE) --no-print-directory preview-stack STACK=$(STACK) || status=$$?; \
+	else \
+		$(FLEET_MAKE) $$(printf ' preview@%s' $(STACK) $$stacks) || status=1; \
+		python -m commands.fleet summary $(STACK) $$stacks \
+			$(if $(PREVIEW_SINCE),--since $(PREVIEW_SINCE),) > /dev/null || status=$${status/#0/1}; \
 		echo "[preview] one summary of $(STACK) and its models stacks:" \
 			"build/preview-summary-$(STACK)-fleet.md"; fi; \
 	exit $$status
@@ -261,7 +262,7 @@ preview:
 preview@%:
 	@$(MAKE) --no-print-directory preview-stack STACK=$*
 
-destroy:
+destroy: stack
 	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; test -z "$$stacks" || \
 		$(FLEET_MAKE) $$(printf ' destroy@%s' $$stacks)
 	@$(MAKE) --no-print-directory destroy-stack STACK=$(STACK)

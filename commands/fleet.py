@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 from components.facts.yaml_input import load_yaml
 from components.fleet.stacks import (
     FleetStacksError,
+    fleet_stacks_path,
     load_fleet_stacks,
     models_stack_name,
     stack_role,
@@ -287,6 +288,9 @@ def main(argv: list[str]) -> int:
     summary = commands.add_parser("summary")
     summary.add_argument("stack")
     summary.add_argument("previewed", nargs="*")
+    # Models move between stacks only when the stacks file changes: with the commit the preview
+    # compares with, an unchanged file skips reading every stack's state for pending moves.
+    summary.add_argument("--since")
     args = parser.parse_args(argv[1:])
     try:
         if args.command == "move":
@@ -306,7 +310,9 @@ def main(argv: list[str]) -> int:
         print(f"[fleet] not models stacks of {args.stack}: {', '.join(unknown)}", file=sys.stderr)
         return 2
     try:
-        moves = pending_moves(PROJECT, args.stack)
+        file = str(fleet_stacks_path(PROJECT, args.stack).relative_to(PROJECT))
+        unchanged = args.since is not None and file not in changed_paths(PROJECT, args.since)
+        moves = [] if unchanged else pending_moves(PROJECT, args.stack)
     except FleetStacksError as error:
         print(f"[fleet] pending state moves unknown: {error}", file=sys.stderr)
         return 1
