@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from commands.engine_processes import describe, leftovers_of, start_time, stop
+from components.fleet.stacks import stack_role
 
 PREFIX = "[recover]"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
@@ -113,6 +114,19 @@ def pulumi(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["pulumi", "--non-interactive", *args, "--stack", stack], capture_output=True, text=True
     )
+
+
+def fleet_siblings(stack: str) -> list[str] | None:
+    """The other stacks of `stack`'s platform (itself, or its models stacks) that exist; None
+    when the stacks cannot be listed."""
+    listed = subprocess.run(
+        ["pulumi", "--non-interactive", "stack", "ls", "--json"], capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        return None
+    platform = stack_role(stack).platform
+    names = [entry["name"].rpartition("/")[2] for entry in json.loads(listed.stdout or "[]")]
+    return sorted(n for n in names if n != stack and stack_role(n).platform == platform)
 
 
 def object_key(manifest: dict[str, Any]) -> Key | None:
@@ -266,7 +280,25 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
             command = ["pulumi", "refresh", "--yes", "--skip-preview", "--clear-pending-creates"]
             if not recovery.run([*command, *target]):
                 return 1
-    orphans = orphan_manifests(render_dirs(deployment, project), owned_objects(deployment))
+    dirs = render_dirs(deployment, project)
+    owned = owned_objects(deployment) if dirs else set()
+    if dirs:
+        # The platform stack and its models stacks render into the same folder: a manifest is
+        # an orphan only if none of them owns it (a moved model's are its models stack's).
+        siblings = fleet_siblings(stack)
+        if siblings is None:
+            say("- cannot list the stacks rendering beside it, so no rendered manifest is removed")
+            return 0 if report_only else 1
+        for sibling in siblings:
+            exported = pulumi(sibling, "stack", "export")
+            if exported.returncode != 0:
+                say(
+                    f"- cannot read the state of `{sibling}`, which renders beside it, so no "
+                    f"rendered manifest is removed:\n{exported.stderr}"
+                )
+                return 0 if report_only else 1
+            owned |= owned_objects(json.loads(exported.stdout).get("deployment") or {})
+    orphans = orphan_manifests(dirs, owned)
     if orphans:
         done = "`make up` removes" if report_only else "removed"
         say(
