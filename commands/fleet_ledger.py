@@ -19,9 +19,10 @@ what it would count if that stack's objects were in its own.
 
 Each stack's generated config is its environment's policies/config/<platform>.json plus, for each
 fleet-wide rule, what the rest of the fleet takes: gpu-budget and gpu-quota `fleetPeakGpus`,
-gpu-quota `fleetQuotas`, rollout-feasibility `fleetHeldGpus`, and for a models stack (it has no
-node groups) the platform's node groups as gpu-budget's and rollout-feasibility's `gpuCapacity`
-and gpu-node-match's `nodeGpuTypes`. Each setting's schema and default are the rule's.
+gpu-quota `fleetQuotas`, rollout-feasibility `fleetHeldGpus` and `fleetRolloutGpus`, and for
+a models stack (it has no node groups) the platform's node groups as gpu-budget's and
+rollout-feasibility's `gpuCapacity` and gpu-node-match's `nodeGpuTypes`. Each setting's schema
+and default are the rule's.
 
 Errors (a bad stacks file, catalog or stack config) print as `error: ...` lines and exit 2.
 """
@@ -137,6 +138,8 @@ class StackShare:
     models: tuple[str, ...]
     peak_gpus: Mapping[str, int]
     held_gpus: Mapping[str, int]
+    rollout_gpus: Mapping[str, int]
+    """GPUs its largest rollout needs free beyond what it holds, per namespace."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class FleetLedger:
                     "models": list(share.models),
                     "peakGpus": dict(share.peak_gpus),
                     "heldGpus": dict(share.held_gpus),
+                    "rolloutGpus": dict(share.rollout_gpus),
                 }
                 for share in self.shares
             ],
@@ -185,9 +189,20 @@ def share_of(stack: str, models: Sequence[str], objects: Sequence[StackResource]
     for namespace, _, replicas, gpus in gpu_budget.gpu_workloads(objects):
         peak[namespace] = peak.get(namespace, 0) + replicas * gpus
     held: dict[str, int] = {}
-    for namespace, (_, _, replicas, gpus, _) in rollout_feasibility.rollout_workloads(objects):
+    rollout: dict[str, int] = {}
+    for namespace, workload in rollout_feasibility.rollout_workloads(objects):
+        _, _, replicas, gpus, _ = workload
         held[namespace] = held.get(namespace, 0) + replicas * gpus
-    return StackShare(stack, tuple(models), dict(sorted(peak.items())), dict(sorted(held.items())))
+        need = rollout_feasibility.rollout_gpus(workload)
+        if need:
+            rollout[namespace] = max(need, rollout.get(namespace, 0))
+    return StackShare(
+        stack,
+        tuple(models),
+        dict(sorted(peak.items())),
+        dict(sorted(held.items())),
+        dict(sorted(rollout.items())),
+    )
 
 
 def fleet_ledger(
@@ -244,7 +259,12 @@ def stack_policy_config(base: Mapping[str, Any], ledger: FleetLedger, stack: str
     peak = _items([(share.stack, share.peak_gpus) for share in others])
     held = _items([(share.stack, share.held_gpus) for share in others])
     budget: dict[str, Any] = {gpu_budget.FLEET_PEAK_GPUS: peak}
-    feasibility: dict[str, Any] = {rollout_feasibility.FLEET_HELD_GPUS: held}
+    feasibility: dict[str, Any] = {
+        rollout_feasibility.FLEET_HELD_GPUS: held,
+        rollout_feasibility.FLEET_ROLLOUT_GPUS: _items(
+            [(share.stack, share.rollout_gpus) for share in others]
+        ),
+    }
     quota: dict[str, Any] = {gpu_quota.FLEET_PEAK_GPUS: peak}
     node_match: dict[str, Any] = {}
     if stack != ledger.platform:

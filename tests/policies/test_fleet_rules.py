@@ -163,6 +163,26 @@ def test_rollout_feasibility_counts_what_the_rest_of_the_fleet_holds() -> None:
     ]
 
 
+def test_rollout_feasibility_checks_the_other_stacks_rollouts_against_the_fleet() -> None:
+    # digits' own rollout fits in 5 GPUs (2 held, 1 more needed); another stack's needs 3 more.
+    rule = rollout_feasibility.RULE
+    assert check(rule, stack("digits"), gpuCapacity=5, fleetRolloutGpus=[gpus("a", 3)]) == []
+    found = check(
+        rule, stack("digits"), gpuCapacity=4, fleetRolloutGpus=[gpus("local.models-a", 3)]
+    )
+    assert found == [
+        (
+            "a rollout of stack local.models-a will stall: it needs 3 GPUs beyond what the GPU "
+            "workloads hold at min replicas (digits-stable 2x1 = 2), and 2 of the 4 GPUs are "
+            "free; its preview names the model (remedy: set `rollout.strategy: replace` in its "
+            "model.yaml (maxSurge 0, maxUnavailable 1: each old pod goes before its replacement "
+            "starts, so the rollout needs no free GPU; allowed with replicas.min >= 2 and no "
+            "canary, so the PodDisruptionBudget's minAvailable holds), or add GPU capacity)",
+            None,
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     ("setting", "problem"),
     [

@@ -22,6 +22,10 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 # The GPUs the fleet's other stacks hold at min replicas: a rollout needs GPUs free in the whole
 # cluster, not in its stack (commands/fleet_ledger.py generates it for a split fleet).
 FLEET_HELD_GPUS = "fleetHeldGpus"
+# And the largest rollout of each other stack: the GPUs it needs free. One stack checks every
+# rollout; split, each stack checks its own, and these, against the fleet's free GPUs, so a change
+# in one stack that leaves too few GPUs for another stack's rollout fails here too.
+FLEET_ROLLOUT_GPUS = "fleetRolloutGpus"
 # (name, urn, replicas at min, GPUs per pod, its RollingUpdate or None for Recreate)
 RolloutWorkload = tuple[str, str, int, int, Mapping[str, Any] | None]
 
@@ -54,6 +58,15 @@ def rollout_workloads(resources: Sequence[StackResource]) -> list[tuple[str, Rol
             rolling = strategy.get("rollingUpdate") or {}
         workloads.append((key[0], (key[1], urn, replicas, gpus_per_pod(pod), rolling)))
     return workloads
+
+
+def rollout_gpus(workload: RolloutWorkload) -> int:
+    """GPUs a workload's rollout needs beyond what it holds: 0 for Recreate, other kinds, or
+    nothing running to roll."""
+    name, _, replicas, gpus, rolling = workload
+    if rolling is None or replicas == 0:
+        return 0
+    return RolloutNeed(name, surge_pods(rolling, replicas), 0, gpus, None, 0).need
 
 
 def check(
@@ -91,6 +104,18 @@ def check(
                     urn,
                 )
             )
+    free = max(0, capacity - held)
+    for stack, _, need in sorted(fleet_gpus(config, FLEET_ROLLOUT_GPUS)):
+        if need > free:
+            problems.append(
+                (
+                    f"a rollout of stack {stack} will stall: it needs {need} GPU"
+                    f"{'s' if need != 1 else ''} beyond what the GPU workloads hold at min "
+                    f"replicas ({held_text}), and {free} of the {capacity} GPUs are free; "
+                    f"its preview names the model (remedy: {REMEDY})",
+                    None,
+                )
+            )
     return problems
 
 
@@ -104,6 +129,7 @@ RULE = Rule(
     config={
         "gpuCapacity": GPU_CAPACITY_SETTING,
         FLEET_HELD_GPUS: fleet_gpus_setting("GPUs held at min replicas"),
+        FLEET_ROLLOUT_GPUS: fleet_gpus_setting("GPUs the largest rollout needs free"),
     },
     check=check,
     stack_level=True,

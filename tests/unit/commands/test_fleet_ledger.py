@@ -64,12 +64,15 @@ def test_each_stack_takes_what_its_models_reach_at_peak_and_hold_at_min() -> Non
                 "models": ["digits", "iris"],
                 "peakGpus": {"models": 4},
                 "heldGpus": {"models": 2},
+                # digits' surge pod: one of 1 GPU.
+                "rolloutGpus": {"models": 1},
             },
             {
                 "stack": "local.models-vision",
                 "models": ["vision"],
                 "peakGpus": {"models": 3},
                 "heldGpus": {"models": 1},
+                "rolloutGpus": {"models": 1},
             },
         ],
         # The models namespace's quota, rendered from the stack's gpuBudget; no node groups here.
@@ -113,6 +116,7 @@ def test_a_models_stack_gets_the_platforms_quota_and_node_groups() -> None:
     }
     assert models["rollout-feasibility"] == {
         "fleetHeldGpus": [{"stack": "dev", "namespace": "models", "gpus": 2}],
+        "fleetRolloutGpus": [{"stack": "dev", "namespace": "models", "gpus": 1}],
         "gpuCapacity": 5,
     }
     assert models["gpu-node-match"] == {"nodeGpuTypes": ["a10g"]}
@@ -178,12 +182,9 @@ def test_splitting_the_fleet_changes_no_verdict(budget: int, capacity: int) -> N
         if share.stack == "local":
             own += platform_only(settings)
         split = verdicts(own, stack_policy_config(base, ledger, share.stack))
-        # A stack fails a rule the whole fleet fails, and passes one it passes. For
-        # rollout-feasibility only where the stack has GPU rollouts of its own: it checks its own
-        # rollouts against the fleet's free GPUs (here every GPU rollout needs the same 1 GPU).
-        assert split[:2] == whole[:2], (share.stack, budget, capacity)
-        if share.peak_gpus:
-            assert split[2] == whole[2], (share.stack, budget, capacity)
+        # A stack fails a rule the whole fleet fails, and passes one it passes: the platform
+        # stack, with no GPU model of its own here, included.
+        assert split == whole, (share.stack, budget, capacity)
 
 
 def linked_project(tmp_path: Path) -> Path:
@@ -211,6 +212,7 @@ def test_one_stack_runs_with_its_environments_config_and_a_split_one_with_its_ow
         "models": ["digits"],
         "peakGpus": {"models": 4},
         "heldGpus": {"models": 2},
+        "rolloutGpus": {"models": 1},
     }
     with pytest.raises(
         pulumi.RunError, match=re.escape("local.models-other is not a stack of the fleet")
