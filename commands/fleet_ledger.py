@@ -265,7 +265,7 @@ def stack_policy_config(base: Mapping[str, Any], ledger: FleetLedger, stack: str
             [(share.stack, share.rollout_gpus) for share in others]
         ),
     }
-    quota: dict[str, Any] = {gpu_quota.FLEET_PEAK_GPUS: peak}
+    quota: dict[str, Any] = {gpu_budget.FLEET_PEAK_GPUS: peak}
     node_match: dict[str, Any] = {}
     if stack != ledger.platform:
         # The quota and the node groups are the platform stack's objects, not this stack's.

@@ -105,12 +105,12 @@ def check(
                 )
             )
     free = max(0, capacity - held)
-    for stack, _, need in sorted(fleet_gpus(config, FLEET_ROLLOUT_GPUS)):
-        if need > free:
+    for stack, _, wanted in sorted(fleet_gpus(config, FLEET_ROLLOUT_GPUS)):
+        if wanted > free:
             problems.append(
                 (
-                    f"a rollout of stack {stack} will stall: it needs {need} GPU"
-                    f"{'s' if need != 1 else ''} beyond what the GPU workloads hold at min "
+                    f"a rollout of stack {stack} will stall: it needs {wanted} GPU"
+                    f"{'s' if wanted != 1 else ''} beyond what the GPU workloads hold at min "
                     f"replicas ({held_text}), and {free} of the {capacity} GPUs are free; "
                     f"its preview names the model (remedy: {REMEDY})",
                     None,
