@@ -26,8 +26,14 @@ PLATFORM = $(firstword $(subst .models-, ,$(STACK)))
 IS_MODELS_STACK = $(findstring .models-,$(STACK))
 PULUMI = pulumi --non-interactive --stack $(STACK) \
 	$(if $(IS_MODELS_STACK),--config-file Pulumi.$(PLATFORM).yaml,)
-# Every preview and up runs the policy pack, enforced as the stack's environment says.
-POLICIES = --policy-pack policies --policy-pack-config policies/config/$(PLATFORM).json
+# Every preview and up runs the policy pack, enforced as the stack's environment says, with the
+# policy config commands/fleet_ledger.py names: policies/config/$(PLATFORM).json, or, when the
+# platform's models are split across stacks, build/policy-config-$(STACK).json generated from it
+# with what the rest of the fleet takes, so the fleet-wide rules see the fleet. A shell variable
+# set by an assignment in the recipe line that runs the pack: a failing ledger fails the line
+# instead of reading as no fleet.
+SET_POLICY_CONFIG = policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK))
+POLICIES = --policy-pack policies --policy-pack-config $$policy_config
 # The platform stack's models stacks (none for a models stack), and those a change since the git
 # commit PREVIEW_SINCE can affect (commands/fleet.py): `make preview` previews only those. Shell
 # substitutions, so that a bad stacks file fails the recipe instead of reading as no stacks.
@@ -118,7 +124,7 @@ stack: setup
 # The CLI checks only the types of the settings a policy declares: a misspelt policy or setting,
 # or a negative budget, would pass unnoticed (policies/config_check.py).
 policy-config: $(VENV)/.runtime
-	@python -m policies.config_check policies/config/$(PLATFORM).json
+	@$(SET_POLICY_CONFIG); python -m policies.config_check $$policy_config
 
 # Whether STACK deploys to a cluster: dev and prod always do; local only when it has a kubeconfig
 # (make cluster-up sets one), otherwise it renders manifests and there is nothing to refresh from.
@@ -152,7 +158,7 @@ up-stack: stack policy-config
 	@python -m commands.recover --stack $(STACK)
 	@$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
 		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),),true)
-	@if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
+	@$(SET_POLICY_CONFIG); if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
 		$(ENGINE_RUN) $(PULUMI) refresh --yes --skip-preview; fi; \
 	if test -n "$(PLAN)"; then mkdir -p build; rm -f $(PLAN_CHECK).json; \
 		echo "$(PULUMI) preview $(POLICIES) --save-plan $(PLAN_CHECK).json"; \
@@ -187,19 +193,23 @@ stale-preview:
 preview-stack: stale-preview stack
 	@mkdir -p build
 	@python -m commands.recover --stack $(STACK) --report-only
-	@status=0; python -m policies.config_check policies/config/$(PLATFORM).json \
-		> build/preview-$(STACK).diff 2>&1 || status=$$?; \
+	@status=0; policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK) \
+		2> build/preview-$(STACK).diff) || status=$$?; \
+	if test $$status -eq 0; then python -m policies.config_check $$policy_config \
+		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
 	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(ENGINE_RUN) $(PULUMI) preview \
 		--diff $(POLICIES) $(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl \
 		--save-plan build/plan-$(STACK).json \
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
 	if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
-			--out build/policy-report-$(STACK).json --policy-config policies/config/$(PLATFORM).json \
+			--out build/policy-report-$(STACK).json \
+			--policy-config $${policy_config:-policies/config/$(PLATFORM).json} \
 			|| status=$${status/#0/1}; fi; \
 	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
-		--plan build/plan-$(STACK).json --policy-config policies/config/$(PLATFORM).json \
+		--plan build/plan-$(STACK).json \
+		--policy-config $${policy_config:-policies/config/$(PLATFORM).json} \
 		--fold-to-path || status=$${status/#0/1}; \
 	if test $$status -ne 0; then \
 		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \

@@ -332,7 +332,7 @@ def test_a_bad_policy_config_fails_make_preview_and_up_naming_the_file(tmp_path:
         "error: invalid policy config: policies/config/local.json: gpu-budget.gpuBudget: -3 is "
         "below the minimum 0",
         "error: invalid policy config: policies/config/local.json: gpu-budget.gpuBugdet: unknown "
-        "setting (the policy's settings: gpuBudget, gpuCapacity)",
+        "setting (the policy's settings: fleetPeakGpus, gpuBudget, gpuCapacity)",
     ]
     env = user_env()
     preview = run_make(clone, "preview", env=env)

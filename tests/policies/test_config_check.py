@@ -57,7 +57,8 @@ def written(tmp_path: Path, config: Any) -> Path:
         ),
         (
             {"gpu-budget": {"gpuBugdet": 2}},
-            "gpu-budget.gpuBugdet: unknown setting (the policy's settings: gpuBudget, gpuCapacity)",
+            "gpu-budget.gpuBugdet: unknown setting (the policy's settings: fleetPeakGpus, "
+            "gpuBudget, gpuCapacity)",
         ),
         ({"gpu-resorces": {"maxGpusPerPod": 1}}, "gpu-resorces: no such policy in the pack"),
         (
