@@ -23,7 +23,10 @@ update"):
   (4.25, server-side apply) applies to an object the killed run already created instead of
   failing (from 4.29 that needs its upsertExistingObjects setting).
 - Rendered manifests (render mode) that no resource in the state owns, such as a file the killed
-  run wrote for a resource it never recorded: removed, each named.
+  run wrote for a resource it never recorded: removed, each named. A platform stack and its models
+  stacks render into one directory (they share a config file, docs/fleet-scale.md), so a manifest
+  is an orphan only when no stack of the project rendering there owns it, and none is removed
+  while another of those stacks is being updated (its new objects' files may precede its state).
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from commands.engine_processes import describe, leftovers_of, start_time, stop
-from components.fleet.stacks import stack_role
 
 PREFIX = "[recover]"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
@@ -116,19 +118,6 @@ def pulumi(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def fleet_siblings(stack: str) -> list[str] | None:
-    """The other stacks of `stack`'s platform (itself, or its models stacks) that exist; None
-    when the stacks cannot be listed."""
-    listed = subprocess.run(
-        ["pulumi", "--non-interactive", "stack", "ls", "--json"], capture_output=True, text=True
-    )
-    if listed.returncode != 0:
-        return None
-    platform = stack_role(stack).platform
-    names = [entry["name"].rpartition("/")[2] for entry in json.loads(listed.stdout or "[]")]
-    return sorted(n for n in names if n != stack and stack_role(n).platform == platform)
-
-
 def object_key(manifest: dict[str, Any]) -> Key | None:
     metadata = manifest.get("metadata") or {}
     if not isinstance(metadata, dict) or not metadata.get("name"):
@@ -178,6 +167,46 @@ def orphan_manifests(dirs: Iterable[Path], owned: set[Key]) -> list[Path]:
             if key is not None and key not in owned:
                 orphans.append(path)
     return orphans
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The other stacks of the project rendering into the same directories."""
+
+    owned: set[Key]
+    """The objects their states own."""
+    updating: list[str]
+    """Those of them locked by a pulumi running now."""
+
+
+def project_stacks() -> list[str]:
+    listed = subprocess.run(
+        ["pulumi", "--non-interactive", "stack", "ls", "--json"], capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        return []
+    return [entry["name"].rpartition("/")[2] for entry in json.loads(listed.stdout or "[]")]
+
+
+def neighbours(stack: str, dirs: list[Path], project: Path, name: str) -> Neighbours:
+    """What the project's other stacks rendering into `dirs` own: read only when `stack`'s own
+    state leaves manifests there unowned, so a stack alone in its directory pays nothing."""
+    owned: set[Key] = set()
+    updating = []
+    for other in project_stacks():
+        if other == stack:
+            continue
+        exported = pulumi(other, "stack", "export")
+        if exported.returncode != 0:
+            continue
+        deployment = json.loads(exported.stdout).get("deployment") or {}
+        if not set(render_dirs(deployment, project)) & set(dirs):
+            continue
+        owned |= owned_objects(deployment)
+        backend = os.environ.get("PULUMI_BACKEND_URL", "")
+        if any(lock.state() == "running" for lock in file_locks(backend, name, other)):
+            updating.append(other)
+    return Neighbours(owned, updating)
 
 
 def operation_line(op: dict[str, Any]) -> str:
@@ -281,24 +310,17 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
             if not recovery.run([*command, *target]):
                 return 1
     dirs = render_dirs(deployment, project)
-    owned = owned_objects(deployment) if dirs else set()
-    if dirs:
-        # The platform stack and its models stacks render into the same folder: a manifest is
-        # an orphan only if none of them owns it (a moved model's are its models stack's).
-        siblings = fleet_siblings(stack)
-        if siblings is None:
-            say("- cannot list the stacks rendering beside it, so no rendered manifest is removed")
-            return 0 if report_only else 1
-        for sibling in siblings:
-            exported = pulumi(sibling, "stack", "export")
-            if exported.returncode != 0:
-                say(
-                    f"- cannot read the state of `{sibling}`, which renders beside it, so no "
-                    f"rendered manifest is removed:\n{exported.stderr}"
-                )
-                return 0 if report_only else 1
-            owned |= owned_objects(json.loads(exported.stdout).get("deployment") or {})
-    orphans = orphan_manifests(dirs, owned)
+    orphans = orphan_manifests(dirs, owned_objects(deployment))
+    if orphans:
+        others = neighbours(stack, dirs, project, name)
+        orphans = orphan_manifests(dirs, owned_objects(deployment) | others.owned)
+        if orphans and others.updating:
+            say(
+                f"- {plural(len(orphans), 'rendered manifest')} that no stack's state owns yet; "
+                f"not removed while {', '.join(others.updating)} is being updated (they may be "
+                "its objects under way)"
+            )
+            orphans = []
     if orphans:
         done = "`make up` removes" if report_only else "removed"
         say(

@@ -12,8 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from commands import recover
 from commands.engine_processes import program_name
-from commands.recover import file_locks, orphan_manifests, owned_objects, render_dirs
+from commands.recover import (
+    file_locks,
+    neighbours,
+    orphan_manifests,
+    owned_objects,
+    render_dirs,
+)
 
 PROVIDER = {
     "urn": "urn:pulumi:local::gpu-model-platform::pulumi:providers:kubernetes::local-kubernetes",
@@ -61,6 +70,38 @@ def test_a_manifest_no_resource_owns_is_an_orphan_and_owned_ones_are_not(tmp_pat
     dirs = render_dirs(deployment, tmp_path)
     assert dirs == [tmp_path / "build" / "manifests" / "local"]
     assert orphan_manifests(dirs, owned_objects(deployment)) == [orphan_elsewhere, orphan]
+
+
+def test_a_manifest_another_stack_rendering_there_owns_is_no_orphan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A platform stack and its models stacks share a render directory (docs/fleet-scale.md):
+    iris's Service, held by a models stack, is not an orphan of the platform stack, nor the
+    platform's namespace one of the models stack's. A stack rendering elsewhere owns nothing
+    here."""
+    platform = deployment_of(NAMESPACE)
+    models = deployment_of(SERVICE)
+    digits = {**SERVICE, "metadata": {"name": "digits", "namespace": "models"}}
+    elsewhere = deployment_of(digits)
+    elsewhere["resources"][0] = {**PROVIDER, "inputs": {"renderYamlToDirectory": "other"}}
+    states = {"local": platform, "local.models-tabular": models, "dev": elsewhere}
+    write(tmp_path, "v1-service-models-iris.yaml", SERVICE)
+    write(tmp_path, "v1-namespace-default-models.yaml", NAMESPACE)
+    orphan = write(tmp_path, "v1-service-models-digits.yaml", digits)
+
+    def export(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+        assert args == ("stack", "export"), args
+        text = json.dumps({"deployment": states[stack]})
+        return subprocess.CompletedProcess(args, 0, text, "")
+
+    monkeypatch.setattr(recover, "project_stacks", lambda: list(states))
+    monkeypatch.setattr(recover, "pulumi", export)
+    dirs = render_dirs(platform, tmp_path)
+    for stack in ("local", "local.models-tabular"):
+        others = neighbours(stack, dirs, tmp_path, "gpu-model-platform")
+        owned = owned_objects(states[stack]) | others.owned
+        assert orphan_manifests(dirs, owned) == [orphan], stack
+        assert others.updating == []
 
 
 def test_a_cluster_stack_has_no_render_directory(tmp_path: Path) -> None:
