@@ -1,0 +1,161 @@
+"""Models stacks in render mode (issue #19, docs/fleet-scale.md sections 4-5), through the real
+engine on a copy of the repository: `local` deployed by the one-stack layout, then a stacks file
+assigning digits to a models stack. A bad stacks file stops `make preview` and `make up` naming
+the file and the field, with nothing changed; `python -m commands.fleet move` moves digits' state
+and nothing else; both stacks' previews then plan no change, the rendered manifests are the
+same files, byte for byte; the models stack's first `up` keeps every object, and `make preview`
+with `--expect-no-changes` passes for both stacks.
+
+The tests run in file order on one copy: each leaves the stacks as the next expects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from commands.fleet import model_of
+from tests.support.engine import LocalStack, copy_repository, engine_env, run_make
+
+pytestmark = pytest.mark.engine
+
+PLATFORM = "local"
+MODELS_STACK = "local.models-vision"
+STACKS_FILE = "stacks/local.yaml"
+GOOD_STACKS = "modelStacks:\n  vision: [digits]\n"
+
+
+@dataclass
+class Fleet:
+    clone: Path
+    platform: LocalStack
+    models: LocalStack
+    """local.models-vision, run as `make` runs it: with the platform's config file."""
+
+    def stacks(self) -> set[str]:
+        listed = json.loads(self.platform.pulumi("stack", "ls", "--json").stdout or "[]")
+        return {entry["name"].rpartition("/")[2] for entry in listed}
+
+    def manifests(self) -> dict[str, bytes]:
+        root = self.clone / "build" / "manifests" / PLATFORM
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.yaml"))}
+
+    def write_stacks(self, text: str | None) -> None:
+        path = self.clone / STACKS_FILE
+        if text is None:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+
+
+def make(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_make(fleet.clone, *args)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    clone = copy_repository(tmp_path_factory.mktemp("fleet-stacks") / "clone")
+    assert not (clone / STACKS_FILE).exists(), "the one-stack layout is the starting point"
+    deployed = run_make(clone, "up")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    env = engine_env(clone / ".pulumi-state")
+    yield Fleet(
+        clone=clone,
+        platform=LocalStack(project=clone, env=env),
+        models=LocalStack(
+            project=clone, env=env, stack=MODELS_STACK, config_file=f"Pulumi.{PLATFORM}.yaml"
+        ),
+    )
+
+
+def models_in(stack: LocalStack) -> set[str | None]:
+    return {model_of(urn, ["digits", "iris"]) for urn in stack.resource_urns()} - {None}
+
+
+@pytest.mark.parametrize("target", ["preview", "up"])
+def test_a_bad_stacks_file_stops_make_naming_file_and_field_and_changes_nothing(
+    fleet: Fleet, target: str
+) -> None:
+    before = (fleet.stacks(), fleet.platform.resource_urns(), fleet.manifests())
+    fleet.write_stacks("modelStacks:\n  vision: [digits, speech]\n")
+    try:
+        result = make(fleet, target)
+    finally:
+        fleet.write_stacks(None)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"invalid {STACKS_FILE}" in output, output
+    assert "modelStacks.vision[1]: no model 'speech' under models/" in output, output
+    assert "Traceback" not in output, output
+    # Stopped before any engine run: no stack made, no state or manifest changed.
+    assert "pulumi --non-interactive" not in result.stdout, output
+    assert (fleet.stacks(), fleet.platform.resource_urns(), fleet.manifests()) == before
+
+
+def test_move_takes_the_assigned_model_state_and_nothing_else(fleet: Fleet) -> None:
+    platform_before = fleet.platform.resource_urns()
+    assert models_in(fleet.platform) == {"digits", "iris"}
+    manifests = fleet.manifests()
+    fleet.write_stacks(GOOD_STACKS)
+    moved = subprocess.run(
+        [sys.executable, "-m", "commands.fleet", "move", PLATFORM],
+        cwd=fleet.clone,
+        env=fleet.platform.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert f"[fleet] digits: state of 3 resources {PLATFORM} -> {MODELS_STACK}" in moved.stdout, (
+        moved.stdout
+    )
+    assert MODELS_STACK in fleet.stacks()
+    assert models_in(fleet.platform) == {"iris"}
+    assert models_in(fleet.models) == {"digits"}
+    platform_after = set(fleet.platform.resource_urns())
+    assert platform_after < set(platform_before)
+    gone = set(platform_before) - platform_after
+    assert all("digits" in urn for urn in gone), sorted(gone)
+    # Every moved resource arrives under the same names and types; only the stack differs.
+    arrived = {
+        urn.replace(f"urn:pulumi:{MODELS_STACK}::", f"urn:pulumi:{PLATFORM}::")
+        for urn in fleet.models.resource_urns()
+        if "pulumi:pulumi:Stack" not in urn and "pulumi:providers:" not in urn
+    }
+    assert arrived == gone, {"missing": gone - arrived, "extra": arrived - gone}
+    # A state move touches no object: the rendered files are as they were.
+    assert fleet.manifests() == manifests
+
+
+def test_both_stacks_plan_no_change_after_the_move(fleet: Fleet) -> None:
+    assert fleet.platform.preview_steps() == {}
+    # The models stack's first run reads the platform's outputs (a StackReference, a read the
+    # engine does on every run); nothing is created, updated or replaced.
+    steps = fleet.models.preview_steps()
+    assert set(steps.values()) <= {"read"}, steps
+    assert all("pulumi:pulumi:StackReference" in urn for urn in steps), steps
+
+
+def test_the_models_stack_up_keeps_every_object_and_a_second_preview_plans_nothing(
+    fleet: Fleet,
+) -> None:
+    manifests = fleet.manifests()
+    applied = make(fleet, "up", f"STACK={MODELS_STACK}")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert re.search(r"^Resources:\n +\d+ unchanged\n", applied.stdout, re.MULTILINE), (
+        applied.stdout
+    )
+    assert fleet.manifests() == manifests
+    previewed = make(fleet, "preview", "PREVIEW_FLAGS=--expect-no-changes")
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    summary = (fleet.clone / "build" / f"preview-summary-{PLATFORM}-fleet.md").read_text()
+    for stack in (PLATFORM, MODELS_STACK):
+        assert f"| `{stack}` | summary below |" in summary, summary
