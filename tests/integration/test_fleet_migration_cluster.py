@@ -250,5 +250,7 @@ def test_destroy_removes_the_models_stacks_objects_first(migrated: Migrated) -> 
         (when, str(obj)) for obj, when in watch.gone.items() if obj not in models_objects
     )
     assert last_model_object < platform_first[0], platform_first
+    # How long after the models stacks' last object went the platform's first went.
+    migrated.figures["destroyGapSeconds"] = round(platform_first[0] - last_model_object, 1)
     for stack in (PLATFORM, *MODELS_STACKS):
         assert not state_objects(migrated.stack(stack).state()), stack
