@@ -110,13 +110,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-models.txt requ
 
 setup: toolchain crds $(VENV)/.runtime
 
-# A mistyped STACK must not create a new, empty stack: only stacks with a file exist.
+# A mistyped STACK must not create a new, empty stack: only stacks with a file exist. grep reads
+# the whole list (no -q): `grep -q` exits at the first match, and with pipefail the writer's broken
+# pipe on the rest failed the check (seen in `make destroy` with PYTHONUNBUFFERED set).
 stack: setup
 	@test -f Pulumi.$(PLATFORM).yaml || { echo "STACK=$(STACK): there is no Pulumi.$(PLATFORM).yaml;" \
 		"the stacks are: $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))" >&2; exit 2; }
 	@$(if $(IS_MODELS_STACK),python -m commands.fleet models-stacks $(PLATFORM) \
-		| grep -qxF "$(STACK)" || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml lists no" \
-		"such models stack" >&2; exit 2; },true)
+		| grep -xF "$(STACK)" > /dev/null || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml" \
+		"lists no such models stack" >&2; exit 2; },true)
 	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
 	@pulumi stack select --non-interactive --create $(STACK) \
 		$(if $(filter local,$(PLATFORM)),--secrets-provider passphrase,)
