@@ -35,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,6 +92,11 @@ def seconds(measures: Sequence[Measure]) -> list[float]:
     return [measure.seconds for measure in measures]
 
 
+def median_s(measures: Sequence[Measure]) -> float | None:
+    """Median seconds, or None for a step not measured (not run at this size, or cut short)."""
+    return median(seconds(measures)) if measures else None
+
+
 def expect(measure: Measure, changes: dict[str, int], what: str) -> None:
     if measure.changes != changes:
         raise RuntimeError(f"{what}: expected {changes}, the engine reported {measure.changes}")
@@ -120,12 +126,22 @@ def fleet_wide(ours: OurFleet, floor: FloorFleet, result: Result) -> None:
 
 
 def measure(
-    layout: Layout, size: int, workdir: Path, *, runs: int, pr_runs: int, fleet_up: bool
-) -> Result:
+    layout: Layout,
+    size: int,
+    workdir: Path,
+    into: list[Result],
+    *,
+    runs: int,
+    pr_runs: int,
+    fleet_up: bool,
+) -> None:
+    """The steps for one design and N; its Result joins `into` before the first step, so that
+    what was measured is kept if a later step fails."""
     say(f"{layout.name} N={size}: fleet, floor")
     ours = layout.ours(workdir / "ours", size)
     floor = layout.floor(workdir / "floor", ours.compositions)
     result = Result(design=layout.name, size=size, resources=ours.resources)
+    into.append(result)
     creates = {"create": ours.resources}
 
     say(f"{layout.name} N={size}: bare preview of {ours.resources} resources, ours and floor")
@@ -153,7 +169,6 @@ def measure(
     if fleet_up:
         say(f"{layout.name} N={size}: fleet-wide change, up without and with checkpoints")
         fleet_wide(ours, floor, result)
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,20 +284,20 @@ def target(
 
 def verdicts(design: str, results: Sequence[Result]) -> list[str]:
     def fleet(r: Result) -> float | None:
-        return median(seconds(r.fleet_up.ours)) if r.fleet_up.ours else None
+        return median_s(r.fleet_up.ours)
 
     lines = [
         target(
             f"[{design}] PR preview <= {MAX_PR_SECONDS:.0f} s",
             results,
-            lambda r: median(seconds(r.pull_request.ours)) if r.pull_request.ours else None,
+            lambda r: median_s(r.pull_request.ours),
             lambda v: v <= MAX_PR_SECONDS,
             " s",
         ),
         target(
             f"[{design}] checkpointed fleet-wide up <= {MAX_FLEET_UP_FLOOR_RATIO:.0f}x floor",
             results,
-            lambda r: r.fleet_up.ratio() if r.fleet_up.ours else None,
+            lambda r: r.fleet_up.ratio() if r.fleet_up.ours and r.fleet_up.floor else None,
             lambda v: v <= MAX_FLEET_UP_FLOOR_RATIO,
             "x",
         ),
@@ -296,15 +311,15 @@ def verdicts(design: str, results: Sequence[Result]) -> list[str]:
         target(
             f"[{design}] bare preview <= {MAX_PREVIEW_FLOOR_RATIO}x floor",
             results,
-            lambda r: r.preview.ratio(),
+            lambda r: r.preview.ratio() if r.preview.ours and r.preview.floor else None,
             lambda v: v <= MAX_PREVIEW_FLOOR_RATIO,
             "x",
         ),
     ]
     for label, figure in (
-        ("PR preview", lambda r: median(seconds(r.pull_request.ours))),
+        ("PR preview", lambda r: median_s(r.pull_request.ours)),
         ("checkpointed fleet-wide up", fleet),
-        ("bare preview", lambda r: median(seconds(r.preview.ours))),
+        ("bare preview", lambda r: median_s(r.preview.ours)),
     ):
         points = [(r.size, value) for r in results if (value := figure(r)) is not None]
         factor = growth(points)
@@ -392,20 +407,27 @@ def main(argv: Sequence[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="fleet-cost-"))
     ups = "; ".join(f"{name} at {sorted(fleet_up[name])}" for name in args.designs)
     say(f"designs {args.designs}, sizes {sizes}, fleet-wide up: {ups}; {work}")
-    results: dict[str, list[Result]] = {}
+    results: dict[str, list[Result]] = {name: [] for name in args.designs}
+    failures: list[str] = []
     try:
         for size in sizes:  # sizes outside, designs inside: drift hits every design alike
             for name in args.designs:
                 folder = work / f"{name}-n{size}"
-                result = measure(
-                    LAYOUTS[name],
-                    size,
-                    folder,
-                    runs=args.runs,
-                    pr_runs=args.pr_runs,
-                    fleet_up=size in fleet_up[name],
-                )
-                results.setdefault(name, []).append(result)
+                try:
+                    measure(
+                        LAYOUTS[name],
+                        size,
+                        folder,
+                        results[name],
+                        runs=args.runs,
+                        pr_runs=args.pr_runs,
+                        fleet_up=size in fleet_up[name],
+                    )
+                except Exception as error:  # the other designs and sizes are still worth having
+                    say(f"{name} N={size} FAILED:\n{traceback.format_exc()}")
+                    failures.append(f"failed: {name} N={size}: {str(error)[:300]}")
+                # So far, for a run cut short: the table as it stands.
+                say("\n" + table([r for n in args.designs for r in results[n]]))
                 if not args.keep:
                     shutil.rmtree(folder, ignore_errors=True)
     finally:
@@ -422,11 +444,13 @@ def main(argv: Sequence[str]) -> int:
     for name in args.designs:
         for line in verdicts(name, results[name]):
             print(line)
+    for line in failures:
+        print(line)
     print(f"elapsed: {(time.perf_counter() - started) / 60:.1f} min")
     if args.json:
         every = [asdict(r) for name in args.designs for r in results[name]]
         args.json.write_text(json.dumps(every, indent=1))
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
