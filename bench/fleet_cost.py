@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.figures import MAX_GROWTH, fmt_s, growth, median, verdict  # noqa: E402
 from bench.layouts import LAYOUTS, FloorFleet, Layout, Measure, OurFleet  # noqa: E402
 
@@ -67,7 +68,10 @@ class Pair:
     ours: list[Measure] = field(default_factory=list)
     floor: list[Measure] = field(default_factory=list)
 
-    def ratio(self) -> float:
+    def ratio(self) -> float | None:
+        """Ours over the floor (medians); None when either was not measured."""
+        if not self.ours or not self.floor:
+            return None
         return median(seconds(self.ours)) / median(seconds(self.floor))
 
 
@@ -176,9 +180,10 @@ def measure(
 
 
 def pair_s(pair: Pair) -> str:
-    if not pair.ours or not pair.floor:
+    ratio = pair.ratio()
+    if ratio is None:
         return "-"
-    return f"{fmt_s(seconds(pair.ours))} / {fmt_s(seconds(pair.floor))} = {pair.ratio():.2f}x"
+    return f"{fmt_s(seconds(pair.ours))} / {fmt_s(seconds(pair.floor))} = {ratio:.2f}x"
 
 
 def changes_of(measures: Sequence[Measure]) -> str:
@@ -244,13 +249,7 @@ COLUMNS: list[tuple[str, Callable[[Result], str]]] = [
 
 
 def table(results: Sequence[Result]) -> str:
-    rows = [[header for header, _ in COLUMNS]]
-    rows += [[cell(result) for _, cell in COLUMNS] for result in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(value.rjust(width) for value, width in zip(row, widths, strict=True))
-        for row in rows
-    )
+    return figures.table(COLUMNS, results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +296,7 @@ def verdicts(design: str, results: Sequence[Result]) -> list[str]:
         target(
             f"[{design}] checkpointed fleet-wide up <= {MAX_FLEET_UP_FLOOR_RATIO:.0f}x floor",
             results,
-            lambda r: r.fleet_up.ratio() if r.fleet_up.ours and r.fleet_up.floor else None,
+            lambda r: r.fleet_up.ratio(),
             lambda v: v <= MAX_FLEET_UP_FLOOR_RATIO,
             "x",
         ),
@@ -311,7 +310,7 @@ def verdicts(design: str, results: Sequence[Result]) -> list[str]:
         target(
             f"[{design}] bare preview <= {MAX_PREVIEW_FLOOR_RATIO}x floor",
             results,
-            lambda r: r.preview.ratio() if r.preview.ours and r.preview.floor else None,
+            lambda r: r.preview.ratio(),
             lambda v: v <= MAX_PREVIEW_FLOOR_RATIO,
             "x",
         ),

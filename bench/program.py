@@ -53,8 +53,9 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 def composition_of(mocks: RecordingMocks) -> Composition:
     providers = sum(1 for r in mocks.resources if r.typ.startswith("pulumi:providers:"))
-    components = sum(1 for r in mocks.resources if not r.custom)
     references = sum(1 for r in mocks.resources if r.typ == STACK_REFERENCE)
+    # The mocks record a StackReference (a read) as not custom: it is no component.
+    components = sum(1 for r in mocks.resources if not r.custom and r.typ != STACK_REFERENCE)
     return Composition(
         components=components,
         providers=providers,
