@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,22 +93,20 @@ class Measure:
     ) -> Measure:
         """The steps of one wait, side by side or one after the other: `seconds` is its wall
         time, `extra_seconds` what it spent outside the engine beyond the steps' own."""
-        cpu: dict[str, float] = {}
-        changes: dict[str, int] = {}
-        by_stack: dict[str, int] = {}
+        cpu: Counter[str] = Counter()
+        changes: Counter[str] = Counter()
+        by_stack: Counter[str] = Counter()
         for measure in measures:
-            for into, more in ((cpu, measure.cpu), (changes, measure.changes)):
-                for key, value in more.items():
-                    into[key] = into.get(key, 0) + value
-            for stack, count in measure.by_stack.items():
-                by_stack[stack] = by_stack.get(stack, 0) + count
+            cpu.update(measure.cpu)
+            changes.update(measure.changes)
+            by_stack.update(measure.by_stack)
         return cls(
             seconds=seconds,
-            cpu=cpu,
-            changes=changes,
+            cpu=dict(cpu),
+            changes=dict(changes),
             engine_runs=sum(measure.engine_runs for measure in measures),
             extra_seconds=extra_seconds + sum(measure.extra_seconds for measure in measures),
-            by_stack=by_stack,
+            by_stack=dict(by_stack),
         )
 
     @property

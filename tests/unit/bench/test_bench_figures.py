@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pulumi
 import pytest
 import yaml
 
@@ -16,10 +17,11 @@ from bench.figures import fmt_s, growth, slope
 from bench.fleet import BUILDERS_MODULE, FLEET_LABEL, label_every_model
 from bench.floor import floor_config
 from bench.layouts import LAYOUTS, MODELS_PER_STACK, Measure, shards, stacks_file
-from bench.program import Composition
+from bench.program import STACK_REFERENCE, Composition, composition_of
 from bench.sampling import ProcessStats, Run, applied_changes, planned_changes
 from bench.state_size import by_type, largest, resources_of
 from tests.support.engine import ROOT
+from tests.support.mocks import RecordingMocks
 from tests.support.specs import spec_of
 
 
@@ -186,3 +188,22 @@ def test_the_fleet_wide_up_can_run_at_other_sizes_for_one_design() -> None:
     assert chosen == {"single": {10}, "split": {10, 100}}
     with pytest.raises(ValueError, match="'micro' is not among --designs"):
         fleet_cost.fleet_up_sizes(["micro:10"], designs, sizes)
+
+
+def test_a_models_stacks_reference_to_its_platform_is_no_resource_of_the_floors() -> None:
+    mocks = RecordingMocks()
+    registered = [
+        ("pulumi:providers:kubernetes", True),
+        ("gpu-model-platform:serving:ModelService", False),
+        ("kubernetes:apps/v1:Deployment", True),
+        # The mocks record the StackReference as not custom (a read): not a component either.
+        (STACK_REFERENCE, False),
+    ]
+    mocks.resources = [
+        pulumi.runtime.MockResourceArgs(typ, f"r{index}", {}, custom=custom)
+        for index, (typ, custom) in enumerate(registered)
+    ]
+    found = composition_of(mocks)
+    assert found == Composition(components=1, providers=1, objects=1, references=1)
+    assert found.total == 4  # a preview's summary counts no reads
+    assert floor_config(found)["references"] == 1
