@@ -1,11 +1,14 @@
 """Arithmetic the benchmarks share: medians and spreads as the tables print them, the cost of one
-more model (least-squares slope), how that cost grows with N, and the verdict word."""
+more model (least-squares slope), how that cost grows with N, the verdict word, and the tables."""
 
 from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+Row = TypeVar("Row")
 
 # Linear: the cost of one more model in the last step (largest sizes) is at most this many
 # times its cost in the first step from N >= 10 (smaller steps are dominated by fixed costs).
@@ -49,3 +52,14 @@ def growth(points: Sequence[tuple[int, float]]) -> float | None:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def table(columns: Sequence[tuple[str, Callable[[Row], str]]], rows: Sequence[Row]) -> str:
+    """A header line, then a line a row, each column right-aligned to its widest cell."""
+    cells = [[header for header, _ in columns]]
+    cells += [[cell(row) for _, cell in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(value.rjust(width) for value, width in zip(line, widths, strict=True))
+        for line in cells
+    )

@@ -1,8 +1,10 @@
 """What users wait for as the fleet grows, per design of its stacks (issue #19).
 
-For each design (bench/layouts.py: `single` is today's one stack) and each fleet size N, ours and
-the engine's floor (the same stacks holding as many trivial resources, bench/floor.py) go through
-the same steps, interleaved so that drift of the machine hits both alike:
+For each design (bench/layouts.py: `single`, today's one stack; `split`, a platform stack and
+models stacks of ten models) and each fleet size N, ours and the engine's floor (the same stacks
+holding as many trivial resources, bench/floor.py) go through the same steps, each run on every
+stack of the design as the Makefile orchestrates them, interleaved so that drift of the machine
+hits both alike:
 
 1. bare preview of every stack, before anything is deployed (all creates): ours / floor;
 2. deploy, the fast way (PULUMI_SKIP_CHECKPOINTS, no pack), and a preview after it that must
@@ -21,6 +23,7 @@ many resources: not a first deploy. How to read the output: bench/README.md.
 
     .venv/bin/python bench/fleet_cost.py                           # `make bench-fleet`
     .venv/bin/python bench/fleet_cost.py --sizes 1,10 --fleet-up 1,10   # a quick look
+    .venv/bin/python bench/fleet_cost.py --sizes 10,100 --fleet-up 10 --fleet-up split:10,100
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.figures import MAX_GROWTH, fmt_s, growth, median, verdict  # noqa: E402
 from bench.layouts import LAYOUTS, FloorFleet, Layout, Measure, OurFleet  # noqa: E402
 
@@ -63,7 +68,10 @@ class Pair:
     ours: list[Measure] = field(default_factory=list)
     floor: list[Measure] = field(default_factory=list)
 
-    def ratio(self) -> float:
+    def ratio(self) -> float | None:
+        """Ours over the floor (medians); None when either was not measured."""
+        if not self.ours or not self.floor:
+            return None
         return median(seconds(self.ours)) / median(seconds(self.floor))
 
 
@@ -88,6 +96,11 @@ def seconds(measures: Sequence[Measure]) -> list[float]:
     return [measure.seconds for measure in measures]
 
 
+def median_s(measures: Sequence[Measure]) -> float | None:
+    """Median seconds, or None for a step not measured (not run at this size, or cut short)."""
+    return median(seconds(measures)) if measures else None
+
+
 def expect(measure: Measure, changes: dict[str, int], what: str) -> None:
     if measure.changes != changes:
         raise RuntimeError(f"{what}: expected {changes}, the engine reported {measure.changes}")
@@ -97,20 +110,19 @@ def fleet_wide(ours: OurFleet, floor: FloorFleet, result: Result) -> None:
     """Step 4: the fleet-wide change, without then with per-step checkpoints, ours and floor."""
     ours.change_every_model()
     skipped = ours.up(checkpoints=False)
-    changed = skipped.changed
-    if not changed or set(skipped.changes) != {"update"}:
+    if not skipped.changed or set(skipped.changes) != {"update"}:
         raise RuntimeError(f"fleet-wide change: expected updates only, got {skipped.changes}")
-    floor.change(changed)
+    floor.change(skipped.by_stack)
     result.fleet_up_skip.ours.append(skipped)
     result.fleet_up_skip.floor.append(floor.up(checkpoints=False))
     expect(result.fleet_up_skip.floor[-1], skipped.changes, "floor's fleet-wide up")
     # Back to the deployed state, then the same change with checkpoints.
     ours.undo()
-    floor.change(0)
+    floor.change({})
     expect(ours.deploy(), skipped.changes, "undoing the fleet-wide change")
     expect(floor.deploy(), skipped.changes, "undoing the floor's change")
     ours.change_every_model()
-    floor.change(changed)
+    floor.change(skipped.by_stack)
     result.fleet_up.ours.append(ours.up(checkpoints=True))
     expect(result.fleet_up.ours[-1], skipped.changes, "fleet-wide up with checkpoints")
     result.fleet_up.floor.append(floor.up(checkpoints=True))
@@ -118,12 +130,22 @@ def fleet_wide(ours: OurFleet, floor: FloorFleet, result: Result) -> None:
 
 
 def measure(
-    layout: Layout, size: int, workdir: Path, *, runs: int, pr_runs: int, fleet_up: bool
-) -> Result:
+    layout: Layout,
+    size: int,
+    workdir: Path,
+    into: list[Result],
+    *,
+    runs: int,
+    pr_runs: int,
+    fleet_up: bool,
+) -> None:
+    """The steps for one design and N; its Result joins `into` before the first step, so that
+    what was measured is kept if a later step fails."""
     say(f"{layout.name} N={size}: fleet, floor")
     ours = layout.ours(workdir / "ours", size)
-    floor = layout.floor(workdir / "floor", ours.composition)
+    floor = layout.floor(workdir / "floor", ours.compositions)
     result = Result(design=layout.name, size=size, resources=ours.resources)
+    into.append(result)
     creates = {"create": ours.resources}
 
     say(f"{layout.name} N={size}: bare preview of {ours.resources} resources, ours and floor")
@@ -143,15 +165,14 @@ def measure(
     ours.change_one_model()
     for _ in range(pr_runs):
         result.pull_request.ours.append(ours.pr_preview())
-        floor.change(result.pull_request.ours[-1].changed)
+        floor.change(result.pull_request.ours[-1].by_stack)
         result.pull_request.floor.append(floor.pr_preview())
     ours.undo()
-    floor.change(0)
+    floor.change({})
 
     if fleet_up:
         say(f"{layout.name} N={size}: fleet-wide change, up without and with checkpoints")
         fleet_wide(ours, floor, result)
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,9 +180,10 @@ def measure(
 
 
 def pair_s(pair: Pair) -> str:
-    if not pair.ours or not pair.floor:
+    ratio = pair.ratio()
+    if ratio is None:
         return "-"
-    return f"{fmt_s(seconds(pair.ours))} / {fmt_s(seconds(pair.floor))} = {pair.ratio():.2f}x"
+    return f"{fmt_s(seconds(pair.ours))} / {fmt_s(seconds(pair.floor))} = {ratio:.2f}x"
 
 
 def changes_of(measures: Sequence[Measure]) -> str:
@@ -227,13 +249,7 @@ COLUMNS: list[tuple[str, Callable[[Result], str]]] = [
 
 
 def table(results: Sequence[Result]) -> str:
-    rows = [[header for header, _ in COLUMNS]]
-    rows += [[cell(result) for _, cell in COLUMNS] for result in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(value.rjust(width) for value, width in zip(row, widths, strict=True))
-        for row in rows
-    )
+    return figures.table(COLUMNS, results)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,20 +283,20 @@ def target(
 
 def verdicts(design: str, results: Sequence[Result]) -> list[str]:
     def fleet(r: Result) -> float | None:
-        return median(seconds(r.fleet_up.ours)) if r.fleet_up.ours else None
+        return median_s(r.fleet_up.ours)
 
     lines = [
         target(
             f"[{design}] PR preview <= {MAX_PR_SECONDS:.0f} s",
             results,
-            lambda r: median(seconds(r.pull_request.ours)) if r.pull_request.ours else None,
+            lambda r: median_s(r.pull_request.ours),
             lambda v: v <= MAX_PR_SECONDS,
             " s",
         ),
         target(
             f"[{design}] checkpointed fleet-wide up <= {MAX_FLEET_UP_FLOOR_RATIO:.0f}x floor",
             results,
-            lambda r: r.fleet_up.ratio() if r.fleet_up.ours else None,
+            lambda r: r.fleet_up.ratio(),
             lambda v: v <= MAX_FLEET_UP_FLOOR_RATIO,
             "x",
         ),
@@ -300,9 +316,9 @@ def verdicts(design: str, results: Sequence[Result]) -> list[str]:
         ),
     ]
     for label, figure in (
-        ("PR preview", lambda r: median(seconds(r.pull_request.ours))),
+        ("PR preview", lambda r: median_s(r.pull_request.ours)),
         ("checkpointed fleet-wide up", fleet),
-        ("bare preview", lambda r: median(seconds(r.preview.ours))),
+        ("bare preview", lambda r: median_s(r.preview.ours)),
     ):
         points = [(r.size, value) for r in results if (value := figure(r)) is not None]
         factor = growth(points)
@@ -324,14 +340,33 @@ def parse_sizes(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
+def fleet_up_sizes(
+    specs: Sequence[str] | None, designs: Sequence[str], sizes: Sequence[int]
+) -> dict[str, set[int]]:
+    """The sizes at which each design applies the fleet-wide change, from `--fleet-up` values:
+    `SIZES` for every design, `DESIGN:SIZES` for one (the later value wins); none given: every
+    size. A checkpointed up of today's single stack is the slow one (about 25 minutes at N=100),
+    so a run can take it at fewer sizes than the split design's."""
+    chosen = {design: set(sizes) for design in designs}
+    if specs:
+        chosen = {design: set() for design in designs}
+        for spec in specs:
+            design, _, text = spec.rpartition(":")
+            for name in [design] if design else designs:
+                if name not in chosen:
+                    raise ValueError(f"--fleet-up {spec}: {name!r} is not among --designs")
+                chosen[name] = set(parse_sizes(text))
+    return chosen
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
         "--designs",
         type=lambda text: text.split(","),
-        default=["single"],
-        help=f"layouts of the fleet in stacks, comma-separated, of: {', '.join(LAYOUTS)} "
-        "(default: single)",
+        default=list(LAYOUTS),
+        help="layouts of the fleet in stacks, comma-separated (default: all): "
+        + "; ".join(f"{layout.name}: {layout.summary}" for layout in LAYOUTS.values()),
     )
     parser.add_argument(
         "--sizes",
@@ -341,9 +376,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fleet-up",
-        type=parse_sizes,
-        help="sizes at which the fleet-wide change is applied, with and without checkpoints "
-        "(default: every size; at N=200 on 2 cores this is most of an hour)",
+        action="append",
+        metavar="[DESIGN:]SIZES",
+        help="sizes at which the fleet-wide change is applied, with and without checkpoints, "
+        "for every design or, with DESIGN:, for one; repeatable, e.g. --fleet-up 10 "
+        "--fleet-up split:10,100 (default: every size; the single stack's checkpointed up is "
+        "about 25 minutes at N=100, most of an hour at N=200)",
     )
     parser.add_argument("--runs", type=int, default=2, help="bare previews (default: 2)")
     parser.add_argument("--pr-runs", type=int, default=1, help="PR previews (default: 1)")
@@ -353,30 +391,42 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     unknown = [name for name in args.designs if name not in LAYOUTS]
     if unknown:
         parser.error(f"--designs: unknown {unknown}; the designs are: {', '.join(LAYOUTS)}")
+    try:
+        args.fleet_up = fleet_up_sizes(args.fleet_up, args.designs, args.sizes)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     sizes = sorted(set(args.sizes))
-    fleet_up = set(sizes if args.fleet_up is None else args.fleet_up)
+    fleet_up: dict[str, set[int]] = args.fleet_up
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="fleet-cost-"))
-    say(f"designs {args.designs}, sizes {sizes}, fleet-wide up at {sorted(fleet_up)}, {work}")
-    results: dict[str, list[Result]] = {}
+    ups = "; ".join(f"{name} at {sorted(fleet_up[name])}" for name in args.designs)
+    say(f"designs {args.designs}, sizes {sizes}, fleet-wide up: {ups}; {work}")
+    results: dict[str, list[Result]] = {name: [] for name in args.designs}
+    failures: list[str] = []
     try:
         for size in sizes:  # sizes outside, designs inside: drift hits every design alike
             for name in args.designs:
                 folder = work / f"{name}-n{size}"
-                result = measure(
-                    LAYOUTS[name],
-                    size,
-                    folder,
-                    runs=args.runs,
-                    pr_runs=args.pr_runs,
-                    fleet_up=size in fleet_up,
-                )
-                results.setdefault(name, []).append(result)
+                try:
+                    measure(
+                        LAYOUTS[name],
+                        size,
+                        folder,
+                        results[name],
+                        runs=args.runs,
+                        pr_runs=args.pr_runs,
+                        fleet_up=size in fleet_up[name],
+                    )
+                except Exception as error:  # the other designs and sizes are still worth having
+                    say(f"{name} N={size} FAILED:\n{traceback.format_exc()}")
+                    failures.append(f"failed: {name} N={size}: {str(error)[:300]}")
+                # So far, for a run cut short: the table as it stands.
+                say("\n" + table([r for n in args.designs for r in results[n]]))
                 if not args.keep:
                     shutil.rmtree(folder, ignore_errors=True)
     finally:
@@ -393,11 +443,13 @@ def main(argv: Sequence[str]) -> int:
     for name in args.designs:
         for line in verdicts(name, results[name]):
             print(line)
+    for line in failures:
+        print(line)
     print(f"elapsed: {(time.perf_counter() - started) / 60:.1f} min")
     if args.json:
         every = [asdict(r) for name in args.designs for r in results[name]]
         args.json.write_text(json.dumps(every, indent=1))
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

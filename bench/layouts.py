@@ -2,35 +2,58 @@
 
 The bench runs one scenario (bare preview, deploy, a one-model pull request, a fleet-wide change)
 against a `Fleet`; a `Layout` makes two of them for each N: ours, and the engine's floor doing the
-same work in the same stacks with trivial resources. Today's design is `single`: one stack holds
-the platform and every model. A split design ("after": a platform stack and stacks per model or
-per team) is another Layout whose fleets run the same steps over its stacks, orchestrated as
-`make preview` / `make up` will orchestrate them; it is added with that design, and the same run
-measures both.
+same work in the same stacks with trivial resources. The designs:
+
+- `single` (before): one stack holds the platform and every model;
+- `split` (after, docs/fleet-scale.md): the platform stack `local` and models stacks of at most
+  MODELS_PER_STACK models each (`local.models-shard-NN`), listed in the copy's stacks/local.yaml.
+
+Both run their steps as the Makefile orchestrates them (`make preview PREVIEW_SINCE=<ref>`: the
+fleet lookups, the platform and the affected models stacks previewed side by side, the fleet
+summary; `make up`: the state moves, the platform alone, then the models stacks two at a time),
+which with one stack is one preview or one up. The floor's stacks run in the same order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import yaml
+
 from bench.fleet import BUILDERS_MODULE, change_version, label_every_model, write_fleet
-from bench.floor import create_floor_stack, floor_config
+from bench.floor import PROJECT as FLOOR_PROJECT
+from bench.floor import create_floor_stacks
 from bench.program import Composition, composition_of, time_program
 from bench.sampling import Run, applied_changes, planned_changes, run_sampled
 from tests.support.engine import ROOT, SKIP_CHECKPOINTS, LocalStack
+from tests.support.mocks import stack_config
 
 # The policy pack as `make preview` and `make up` pass it (Makefile: POLICIES).
 POLICY_PACK = ROOT / "policies"
 POLICY_CONFIG = POLICY_PACK / "config" / "local.json"
 PACK = ("--policy-pack", str(POLICY_PACK), "--policy-pack-config", str(POLICY_CONFIG))
+
+PROJECT = "gpu-model-platform"
+PLATFORM = "local"
+# A models stack's name, as components/fleet/stacks.py makes it (the bench imports only test
+# support, so it is spelt again here; a wrong name fails the first `pulumi stack init`).
+MODELS_STACK = PLATFORM + ".models-{name}"
+# The split design's shard size: components/fleet/stacks.py's default maxModelsPerStack, the
+# balance of section 3 of docs/fleet-scale.md.
+MODELS_PER_STACK = 10
+# Models stacks run two at a time (Makefile: FLEET_MAKE, make -j2).
+PARALLEL = 2
 
 
 @dataclass(frozen=True)
@@ -44,21 +67,47 @@ class Measure:
     engine_runs: int = 1
     extra_seconds: float = 0.0
     """Of `seconds`, the part outside the engine (e.g. the PR summary's commands)."""
+    by_stack: dict[str, int] = field(default_factory=dict)
+    """Changes planned or applied in each stack, for the floor's counterpart of a change."""
 
     @classmethod
     def of(cls, runs: Iterable[Run], seconds: float | None = None) -> Measure:
         """Runs one after the other (their wall times add up unless `seconds` says otherwise)."""
         runs = list(runs)
-        cpu: dict[str, float] = {}
-        changes: dict[str, int] = {}
-        for run in runs:
-            for kind, value in run.stats.cpu_seconds.items():
-                cpu[kind] = cpu.get(kind, 0.0) + value
-            found = planned_changes(run.stdout) or applied_changes(run.stdout)
-            for op, count in found.items():
-                changes[op] = changes.get(op, 0) + count
         wall = sum(run.seconds for run in runs) if seconds is None else seconds
-        return cls(seconds=wall, cpu=cpu, changes=changes, engine_runs=len(runs))
+        return cls.joined([cls._of_run(run) for run in runs], wall)
+
+    @classmethod
+    def _of_run(cls, run: Run) -> Measure:
+        changes = planned_changes(run.stdout) or applied_changes(run.stdout)
+        return cls(
+            seconds=run.seconds,
+            cpu=dict(run.stats.cpu_seconds),
+            changes=changes,
+            by_stack={run.stack: sum(changes.values())},
+        )
+
+    @classmethod
+    def joined(
+        cls, measures: Sequence[Measure], seconds: float, extra_seconds: float = 0.0
+    ) -> Measure:
+        """The steps of one wait, side by side or one after the other: `seconds` is its wall
+        time, `extra_seconds` what it spent outside the engine beyond the steps' own."""
+        cpu: Counter[str] = Counter()
+        changes: Counter[str] = Counter()
+        by_stack: Counter[str] = Counter()
+        for measure in measures:
+            cpu.update(measure.cpu)
+            changes.update(measure.changes)
+            by_stack.update(measure.by_stack)
+        return cls(
+            seconds=seconds,
+            cpu=dict(cpu),
+            changes=dict(changes),
+            engine_runs=sum(measure.engine_runs for measure in measures),
+            extra_seconds=extra_seconds + sum(measure.extra_seconds for measure in measures),
+            by_stack=dict(by_stack),
+        )
 
     @property
     def changed(self) -> int:
@@ -111,29 +160,36 @@ class OurFleet(Fleet):
 
     @property
     @abstractmethod
-    def composition(self) -> Composition:
-        """What the program registers, by kind, for sizing the floor."""
+    def compositions(self) -> dict[str, Composition]:
+        """What the program registers in each stack (by name, platform first), by kind, for
+        sizing the floor's stacks."""
 
 
 class FloorFleet(Fleet):
     @abstractmethod
-    def change(self, objects: int) -> None:
-        """The floor's counterpart of a change of ours: that many objects updated in place."""
+    def change(self, by_stack: Mapping[str, int]) -> None:
+        """The floor's counterpart of a change of ours: as many objects updated in place in each
+        stack of the same name (none in a stack not named)."""
 
 
-class Layout(ABC):
-    name: ClassVar[str]
-    summary: ClassVar[str]
+class Layout:
+    """A design: ours in its stacks for N models, and the floor in the same stacks."""
 
-    @abstractmethod
-    def ours(self, workdir: Path, size: int) -> OurFleet: ...
+    def __init__(self, name: str, summary: str, per_stack: int | None) -> None:
+        self.name = name
+        self.summary = summary
+        self.per_stack = per_stack
+        """Models a models stack holds at most; None: every model in the platform stack."""
 
-    @abstractmethod
-    def floor(self, workdir: Path, composition: Composition) -> FloorFleet: ...
+    def ours(self, workdir: Path, size: int) -> OurFleet:
+        return OurStacks(workdir, size, self.per_stack)
+
+    def floor(self, workdir: Path, compositions: Mapping[str, Composition]) -> FloorFleet:
+        return FloorStacks(workdir, compositions)
 
 
 # ---------------------------------------------------------------------------------------------
-# `single`: today's design
+# Stacks, run as the Makefile runs them
 
 
 def _checkpoint_env(stack: LocalStack, checkpoints: bool) -> dict[str, str]:
@@ -145,56 +201,178 @@ def _checkpoint_file(stack: LocalStack, project: str) -> Path:
     return backend / ".pulumi" / "stacks" / project / f"{stack.stack}.json"
 
 
-class SingleStackFleet(OurFleet):
-    """Ours as today: the `local` stack of a project copy holding the platform and N models."""
+def in_waves(
+    waves: Sequence[Sequence[LocalStack]], step: Callable[[LocalStack], Measure]
+) -> Measure:
+    """`step` on every stack, wave after wave, the stacks of a wave two at a time as `make -j2`
+    runs them; the wall time is from the first start to the last end."""
+    start = time.perf_counter()
+    measures: list[Measure] = []
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        for wave in waves:
+            measures += pool.map(step, wave)
+    return Measure.joined(measures, time.perf_counter() - start)
 
-    def __init__(self, workdir: Path, size: int) -> None:
-        self.stack = LocalStack.create(workdir)
-        self.names = write_fleet(self.stack.project, size)
-        # In the copy's folder, as the engine runs it: a relative chartsDirectory (../shared/charts)
-        # must resolve beside the copy, not beside this clone.
-        with contextlib.chdir(self.stack.project):
-            _, mocks = time_program(self.stack.project / "__main__.py", 1)
-        self._composition = composition_of(mocks)
-        self._edited: dict[Path, str] = {}
 
-    @property
-    def composition(self) -> Composition:
-        return self._composition
+def bare_preview(stack: LocalStack) -> Measure:
+    return Measure.of([run_sampled(stack, "preview")])
+
+
+class _Stacks(Fleet):
+    """Stacks of one project and backend, the platform's first: a bare preview runs them all
+    side by side, an up (as `make up`) the platform alone then the others two at a time."""
+
+    project_name: ClassVar[str]
+    up_flags: ClassVar[tuple[str, ...]]
+    """What an `up` adds (ours: the policy pack, as `make up` runs it)."""
+
+    def __init__(self, stacks: list[LocalStack], compositions: Mapping[str, Composition]) -> None:
+        self.stacks = stacks
+        self._compositions = dict(compositions)
 
     @property
     def resources(self) -> int:
-        return self._composition.total
+        return sum(composition.total for composition in self._compositions.values())
+
+    def _platform_first(self, *args: str, checkpoints: bool) -> Measure:
+        def up(stack: LocalStack) -> Measure:
+            env = _checkpoint_env(stack, checkpoints)
+            return Measure.of([run_sampled(stack, "up", "--yes", *args, env=env)])
+
+        return in_waves([self.stacks[:1], self.stacks[1:]], up)
 
     def preview(self) -> Measure:
-        return Measure.of([run_sampled(self.stack, "preview")])
-
-    def up(self, *, checkpoints: bool) -> Measure:
-        # `make up`: up with its own preview and the policy pack (Makefile: up).
-        env = _checkpoint_env(self.stack, checkpoints)
-        return Measure.of([run_sampled(self.stack, "up", "--yes", *PACK, env=env)])
+        return in_waves([self.stacks], bare_preview)
 
     def deploy(self) -> Measure:
-        env = _checkpoint_env(self.stack, checkpoints=False)
-        return Measure.of([run_sampled(self.stack, "up", "--yes", "--skip-preview", env=env)])
+        return self._platform_first("--skip-preview", checkpoints=False)
 
-    def pr_preview(self) -> Measure:
-        return make_preview(self.stack, self.stack.project / "build")
+    def up(self, *, checkpoints: bool) -> Measure:
+        return self._platform_first(*self.up_flags, checkpoints=checkpoints)
 
     def state_bytes(self) -> int:
-        return _checkpoint_file(self.stack, "gpu-model-platform").stat().st_size
+        return sum(_checkpoint_file(s, self.project_name).stat().st_size for s in self.stacks)
+
+
+def shards(names: Sequence[str], per_stack: int | None) -> dict[str, list[str]]:
+    """The models stacks of the split design: `names` in order, at most `per_stack` a stack
+    (`shard-00`, `shard-01`, ...); none when `per_stack` is None (one stack holds them all)."""
+    if per_stack is None:
+        return {}
+    return {
+        f"shard-{index // per_stack:02d}": list(names[index : index + per_stack])
+        for index in range(0, len(names), per_stack)
+    }
+
+
+def stacks_file(groups: Mapping[str, Sequence[str]]) -> str:
+    """stacks/local.yaml assigning each group to its models stack (components/fleet/stacks.py)."""
+    return yaml.safe_dump({"modelStacks": {k: list(v) for k, v in groups.items()}}, sort_keys=False)
+
+
+def commit_copy(project: Path) -> None:
+    """The copy as deployed, committed: `PREVIEW_SINCE=HEAD` is then the bench's edit alone
+    (commands/fleet.py diffs the working tree against it), and ignores what the repository's
+    .gitignore ignores (build output, caches)."""
+    shutil.copy2(ROOT / ".gitignore", project / ".gitignore")
+    identity = ("-c", "user.name=bench", "-c", "user.email=bench@localhost")
+    for args in (("init", "-q"), ("add", "-A"), (*identity, "commit", "-q", "-m", "deployed")):
+        subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=True)
+
+
+class OurStacks(_Stacks, OurFleet):
+    """Ours in a project copy: the platform stack `local` holding the models no models stack
+    holds, and the models stacks of `shards` (none: today's one stack)."""
+
+    project_name = PROJECT
+    up_flags = PACK  # `make up`: up with its own preview and the policy pack (Makefile: up-stack)
+
+    def __init__(self, workdir: Path, size: int, per_stack: int | None) -> None:
+        platform = LocalStack.create(workdir)
+        self.names = write_fleet(platform.project, size)
+        groups = shards(self.names, per_stack)
+        stacks = [platform]
+        if groups:
+            (platform.project / "stacks").mkdir()
+            (platform.project / "stacks" / f"{PLATFORM}.yaml").write_text(stacks_file(groups))
+        for name in groups:
+            # A models stack runs with its platform's config file (Makefile: PULUMI).
+            stack = LocalStack(
+                project=platform.project,
+                env=platform.env,
+                stack=MODELS_STACK.format(name=name),
+                config_file=f"Pulumi.{PLATFORM}.yaml",
+            )
+            stack.pulumi("stack", "init", stack.stack, "--secrets-provider", "passphrase")
+            stacks.append(stack)
+        super().__init__(stacks, {stack.stack: self._registered(stack) for stack in stacks})
+        commit_copy(platform.project)
+        self._edited: dict[Path, str] = {}
+
+    @staticmethod
+    def _registered(stack: LocalStack) -> Composition:
+        """What the program registers in `stack`, under mocks; a models stack's reference to
+        the platform reads no outputs (render mode needs none)."""
+        # In the copy's folder, as the engine runs it: a relative chartsDirectory
+        # (../shared/charts) must resolve beside the copy, not beside this clone.
+        with contextlib.chdir(stack.project):
+            _, mocks = time_program(
+                stack.project / "__main__.py",
+                1,
+                config=stack_config(PLATFORM),
+                stack=stack.stack,
+                stack_outputs={f"organization/{PROJECT}/{PLATFORM}": {}},
+            )
+        return composition_of(mocks)
+
+    @property
+    def platform(self) -> LocalStack:
+        return self.stacks[0]
+
+    @property
+    def compositions(self) -> dict[str, Composition]:
+        return dict(self._compositions)
+
+    def up(self, *, checkpoints: bool) -> Measure:
+        # `make up` first moves each model's state into the stack the stacks file assigns it,
+        # reading every stack's state to find out; the bench's models are where they belong.
+        moving, moved = fleet_command(self.platform, "move", PLATFORM)
+        if moved.strip():
+            raise RuntimeError(f"`commands.fleet move` moved state: {moved}")
+        applied = super().up(checkpoints=checkpoints)
+        return Measure.joined([applied], moving + applied.seconds, extra_seconds=moving)
+
+    def pr_preview(self) -> Measure:
+        """`make preview PREVIEW_SINCE=HEAD` (Makefile: preview): which models stacks there are
+        and which the change affects, then the platform and those stacks previewed side by side
+        (each `make_preview`), then, with models stacks, one summary of them all."""
+        start = time.perf_counter()
+        listing, listed = fleet_command(self.platform, "models-stacks", PLATFORM)
+        finding, found = fleet_command(self.platform, "affected", PLATFORM, "HEAD")
+        affected = found.split()
+        previews = in_waves(
+            [[self.platform, *(s for s in self.stacks if s.stack in affected)]], make_preview
+        )
+        joining = 0.0
+        if listed.split():
+            joining, _ = fleet_command(
+                self.platform, "summary", PLATFORM, *affected, "--since", "HEAD"
+            )
+        return Measure.joined(
+            [previews], time.perf_counter() - start, extra_seconds=listing + finding + joining
+        )
 
     def _remember(self, path: Path) -> None:
         self._edited.setdefault(path, path.read_text())
 
     def change_one_model(self) -> None:
         name = self.names[len(self.names) // 2]
-        self._remember(self.stack.project / "models" / name / "model.yaml")
-        change_version(self.stack.project, name)
+        self._remember(self.platform.project / "models" / name / "model.yaml")
+        change_version(self.platform.project, name)
 
     def change_every_model(self) -> None:
-        self._remember(self.stack.project / BUILDERS_MODULE)
-        label_every_model(self.stack.project)
+        self._remember(self.platform.project / BUILDERS_MODULE)
+        label_every_model(self.platform.project)
 
     def undo(self) -> None:
         for path, text in self._edited.items():
@@ -202,66 +380,61 @@ class SingleStackFleet(OurFleet):
         self._edited.clear()
 
 
-class SingleFloorFleet(FloorFleet):
-    """The floor as one stack of as many resources (bench/floor.py)."""
+class FloorStacks(_Stacks, FloorFleet):
+    """The floor (bench/floor.py) in stacks named and sized like ours."""
 
-    def __init__(self, workdir: Path, composition: Composition) -> None:
-        self.composition = composition
-        self.stack = create_floor_stack(workdir, composition)
+    project_name = FLOOR_PROJECT
+    up_flags = ()
 
-    @property
-    def resources(self) -> int:
-        return self.composition.total
-
-    def preview(self) -> Measure:
-        return Measure.of([run_sampled(self.stack, "preview")])
-
-    def up(self, *, checkpoints: bool) -> Measure:
-        env = _checkpoint_env(self.stack, checkpoints)
-        return Measure.of([run_sampled(self.stack, "up", "--yes", env=env)])
-
-    def deploy(self) -> Measure:
-        env = _checkpoint_env(self.stack, checkpoints=False)
-        return Measure.of([run_sampled(self.stack, "up", "--yes", "--skip-preview", env=env)])
+    def __init__(self, workdir: Path, compositions: Mapping[str, Composition]) -> None:
+        super().__init__(create_floor_stacks(workdir, dict(compositions)), compositions)
+        self._changed = {stack.stack: 0 for stack in self.stacks}
 
     def pr_preview(self) -> Measure:
-        # The engine's part of what a reviewer waits for: a bare preview planning as many
-        # changes; no pack, no diff, no summary (those are ours).
-        return self.preview()
+        # The engine's part of what a reviewer waits for: bare previews planning as many
+        # changes, of the stacks ours previews (the platform, and those the change is in), side
+        # by side; no pack, no diff, no summary (those are ours).
+        changed = [s for s in self.stacks[1:] if self._changed[s.stack]]
+        return in_waves([[self.stacks[0], *changed]], bare_preview)
 
-    def state_bytes(self) -> int:
-        return _checkpoint_file(self.stack, "preview-floor").stat().st_size
-
-    def change(self, objects: int) -> None:
-        changed = floor_config(self.composition, changed=objects)["changed"]
-        self.stack.pulumi("config", "set", "--plaintext", "changed", str(changed))
-
-
-class SingleStack(Layout):
-    name = "single"
-    summary = "one stack per environment: the platform and every model (today's design)"
-
-    def ours(self, workdir: Path, size: int) -> SingleStackFleet:
-        return SingleStackFleet(workdir, size)
-
-    def floor(self, workdir: Path, composition: Composition) -> SingleFloorFleet:
-        return SingleFloorFleet(workdir, composition)
+    def change(self, by_stack: Mapping[str, int]) -> None:
+        for stack in self.stacks:
+            wanted = by_stack.get(stack.stack, 0)
+            if wanted != self._changed[stack.stack]:
+                stack.pulumi("config", "set", "--plaintext", "changed", str(wanted))
+                self._changed[stack.stack] = wanted
 
 
-LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in (SingleStack(),)}
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        Layout("single", "one stack: the platform and every model (today's design)", None),
+        Layout(
+            "split",
+            f"the platform stack and models stacks of at most {MODELS_PER_STACK} models "
+            "(stacks/local.yaml)",
+            MODELS_PER_STACK,
+        ),
+    )
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # `make preview`, as the Makefile runs it
 
 
-def make_preview(stack: LocalStack, build: Path) -> Measure:
-    """What `make preview` runs, timed: one engine run (`preview --diff` with the policy pack,
-    the event stream and the update plan saved), then the policy report and the PR summary made
-    from them (Makefile: preview). Not included: `commands.recover --report-only` and the policy
-    config check before it, two short Python runs that do not grow with the fleet."""
+def make_preview(stack: LocalStack, build: Path | None = None) -> Measure:
+    """What `make preview-stack` runs, timed: one engine run (`preview --diff` with the policy
+    pack, the event stream and the update plan saved), then the policy report and the PR summary
+    made from them (Makefile: preview-stack), into `build` (default: the project's, with the
+    Makefile's file names, which the fleet summary reads). Not included: `commands.recover
+    --report-only` and the policy config check before it, two short Python runs that do not grow
+    with the fleet."""
+    build = build or stack.project / "build"
     build.mkdir(parents=True, exist_ok=True)
-    events, plan, diff = build / "preview.jsonl", build / "plan.json", build / "preview.diff"
+    name = stack.stack
+    events, plan = build / f"preview-{name}.jsonl", build / f"plan-{name}.json"
+    diff = build / f"preview-{name}.diff"
     for stale in (events, plan, diff):
         stale.unlink(missing_ok=True)
     env = {**stack.env, "PULUMI_DEBUG_COMMANDS": "true"}
@@ -278,54 +451,56 @@ def make_preview(stack: LocalStack, build: Path) -> Measure:
     )
     diff.write_text(run.stdout + run.stderr)
     summary = summarise(stack, events, plan, diff, build)
-    measure = Measure.of([run])
-    return Measure(
-        seconds=run.seconds + summary,
-        cpu=measure.cpu,
-        changes=measure.changes,
-        engine_runs=1,
-        extra_seconds=summary,
+    return Measure.joined([Measure.of([run])], run.seconds + summary, extra_seconds=summary)
+
+
+def python_module(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Seconds and output of `python -m ARGS` in `cwd`, as the Makefile runs its commands."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(args[:2])}` exited {done.returncode}:\n{done.stderr[-2000:]}"
+        )
+    return time.perf_counter() - start, done.stdout
+
+
+def fleet_command(stack: LocalStack, *args: str) -> tuple[float, str]:
+    """`python -m commands.fleet ARGS` in the stack's project: the copy's own commands and
+    stacks file, with the engine's environment for the `pulumi` it runs."""
+    return python_module(stack.project, "commands.fleet", *args, env=stack.env)
 
 
 def summarise(stack: LocalStack, events: Path, plan: Path, diff: Path, build: Path) -> float:
     """Seconds of the policy report and the PR summary made from one preview's outputs."""
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "commands.policy_report",
-            str(events),
-            "--stack",
-            stack.stack,
-            "--out",
-            str(build / "policy-report.json"),
-            "--policy-config",
-            str(POLICY_CONFIG),
-        ],
-        [
-            sys.executable,
-            "-m",
-            "commands.preview_summary",
-            str(events),
-            "--stack",
-            stack.stack,
-            "--diff",
-            str(diff),
-            "--out",
-            str(build / "preview-summary.md"),
-            "--plan",
-            str(plan),
-            "--policy-config",
-            str(POLICY_CONFIG),
-            "--fold-to-path",
-        ],
-    ]
-    start = time.perf_counter()
-    for command in commands:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"`{' '.join(command[2:4])}` exited {done.returncode}:\n{done.stderr[-2000:]}"
-            )
-    return time.perf_counter() - start
+    name = stack.stack
+    report, _ = python_module(
+        ROOT,
+        "commands.policy_report",
+        str(events),
+        "--stack",
+        name,
+        "--out",
+        str(build / f"policy-report-{name}.json"),
+        "--policy-config",
+        str(POLICY_CONFIG),
+    )
+    summary, _ = python_module(
+        ROOT,
+        "commands.preview_summary",
+        str(events),
+        "--stack",
+        name,
+        "--diff",
+        str(diff),
+        "--out",
+        str(build / f"preview-summary-{name}.md"),
+        "--plan",
+        str(plan),
+        "--policy-config",
+        str(POLICY_CONFIG),
+        "--fold-to-path",
+    )
+    return report + summary

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import figures  # noqa: E402
 from bench.figures import MAX_GROWTH, fmt_s, growth, median, slope, verdict  # noqa: E402
 from bench.fleet import change_version, write_fleet  # noqa: E402
 from bench.floor import create_floor_stack, floor_config, write_floor_program  # noqa: E402
@@ -221,13 +222,7 @@ COLUMNS: list[tuple[str, Callable[[SizeResult], str]]] = [
 
 
 def table(results: Sequence[SizeResult]) -> str:
-    rows = [[header for header, _ in COLUMNS]]
-    rows += [[cell(result) for _, cell in COLUMNS] for result in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(value.rjust(width) for value, width in zip(row, widths, strict=True))
-        for row in rows
-    )
+    return figures.table(COLUMNS, results)
 
 
 # ---------------------------------------------------------------------------------------------

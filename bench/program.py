@@ -38,6 +38,9 @@ class Composition:
     providers: int
     objects: int
     """Custom resources: here, Kubernetes objects sent to the provider."""
+    references: int = 0
+    """StackReferences (a models stack's read of its platform's outputs): the engine reads the
+    referenced stack's state; a read, not a create, so not in a preview's summary."""
 
     @property
     def total(self) -> int:
@@ -45,34 +48,53 @@ class Composition:
         return 1 + self.components + self.providers + self.objects
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 def composition_of(mocks: RecordingMocks) -> Composition:
     providers = sum(1 for r in mocks.resources if r.typ.startswith("pulumi:providers:"))
-    components = sum(1 for r in mocks.resources if not r.custom)
+    references = sum(1 for r in mocks.resources if r.typ == STACK_REFERENCE)
+    # The mocks record a StackReference (a read) as not custom: it is no component.
+    components = sum(1 for r in mocks.resources if not r.custom and r.typ != STACK_REFERENCE)
     return Composition(
         components=components,
         providers=providers,
-        objects=len(mocks.resources) - components - providers,
+        objects=len(mocks.resources) - components - providers - references,
+        references=references,
     )
 
 
-def _timed(program: Callable[[], object], config: dict[str, Any], stack: str) -> RecordingMocks:
-    mocks = use_mocks(config, stack)
+def _timed(
+    program: Callable[[], object],
+    config: dict[str, Any],
+    stack: str,
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+) -> RecordingMocks:
+    mocks = RecordingMocks()
+    # What a StackReference to each stack reads (a models stack reads its platform's).
+    mocks.stack_outputs = stack_outputs or {}
+    use_mocks(config, stack, mocks)
     run: Callable[[], object] = pulumi.runtime.test(program)
     run()
     return mocks
 
 
 def time_program(
-    main: Path, runs: int, config: dict[str, Any] | None = None, stack: str = "local"
+    main: Path,
+    runs: int,
+    config: dict[str, Any] | None = None,
+    stack: str = "local",
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[float], RecordingMocks]:
-    """Seconds of each of `runs` runs of the program at `main`, and what the last one registered."""
+    """Seconds of each of `runs` runs of the program at `main`, and what the last one registered
+    (`stack_outputs`: what a StackReference to each stack, by its full name, reads)."""
     config = stack_config(stack) if config is None else config
     seconds: list[float] = []
     mocks = RecordingMocks()
     for _ in range(runs):
         gc.collect()  # so that no run pays for the garbage of the one before
         start = time.perf_counter()
-        mocks = _timed(lambda: runpy.run_path(str(main)), config, stack)
+        mocks = _timed(lambda: runpy.run_path(str(main)), config, stack, stack_outputs)
         seconds.append(time.perf_counter() - start)
     return seconds, mocks
 

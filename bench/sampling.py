@@ -123,6 +123,8 @@ class Run:
     stdout: str
     stderr: str
     stats: ProcessStats
+    stack: str = ""
+    """The stack it ran on."""
 
 
 class CommandFailed(RuntimeError):
@@ -136,8 +138,11 @@ def run_sampled(
     interval: float = 0.1,
     check: bool = True,
 ) -> Run:
-    """`pulumi <args> --stack <stack>` in the stack's project, as LocalStack.pulumi runs it."""
+    """`pulumi <args> --stack <stack>` in the stack's project, as LocalStack.pulumi runs it (a
+    models stack with its platform's config file)."""
     command = ["pulumi", "--non-interactive", *args, "--stack", stack.stack]
+    if stack.config_file:
+        command += ["--config-file", stack.config_file]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -159,7 +164,7 @@ def run_sampled(
         thread.join()
         out.seek(0)
         err.seek(0)
-        run = Run(seconds, returncode, out.read(), err.read(), sampler.stats())
+        run = Run(seconds, returncode, out.read(), err.read(), sampler.stats(), stack.stack)
     if check and returncode != 0:
         raise CommandFailed(
             f"`{' '.join(command)}` in {stack.project} exited {returncode}\n"

@@ -8,17 +8,20 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pulumi
 import pytest
+import yaml
 
 from bench import fleet_cost
 from bench.figures import fmt_s, growth, slope
 from bench.fleet import BUILDERS_MODULE, FLEET_LABEL, label_every_model
 from bench.floor import floor_config
-from bench.layouts import LAYOUTS, Measure
-from bench.program import Composition
+from bench.layouts import LAYOUTS, MODELS_PER_STACK, Measure, shards, stacks_file
+from bench.program import STACK_REFERENCE, Composition, composition_of
 from bench.sampling import ProcessStats, Run, applied_changes, planned_changes
 from bench.state_size import by_type, largest, resources_of
 from tests.support.engine import ROOT
+from tests.support.mocks import RecordingMocks
 from tests.support.specs import spec_of
 
 
@@ -148,7 +151,59 @@ def test_verdicts_judge_the_key_size_and_say_when_it_was_not_measured() -> None:
 
 
 def test_designs_are_checked_against_the_layouts() -> None:
-    assert "single" in LAYOUTS
-    assert fleet_cost.parse_args(["--designs", "single"]).designs == ["single"]
+    assert list(LAYOUTS) == ["single", "split"]
+    assert fleet_cost.parse_args([]).designs == ["single", "split"]  # before and after
+    assert fleet_cost.parse_args(["--designs", "split"]).designs == ["split"]
     with pytest.raises(SystemExit):
-        fleet_cost.parse_args(["--designs", "split"])
+        fleet_cost.parse_args(["--designs", "micro"])
+
+
+def test_the_split_design_puts_at_most_ten_models_in_each_models_stack() -> None:
+    names = [f"bench-{index:04d}" for index in range(23)]
+    groups = shards(names, MODELS_PER_STACK)
+    assert list(groups) == ["shard-00", "shard-01", "shard-02"]
+    assert [len(models) for models in groups.values()] == [10, 10, 3]
+    assert [model for models in groups.values() for model in models] == names
+    assert shards(names, None) == {}  # today's design: every model in the platform stack
+    assert yaml.safe_load(stacks_file(groups)) == {"modelStacks": groups}
+
+
+def test_steps_of_one_wait_add_up_their_engine_runs_per_stack() -> None:
+    platform = Measure.of([Run(3.0, 0, PREVIEW, "", ProcessStats(cpu_seconds={"cli": 1.0}), "a")])
+    models = Measure.of([Run(2.0, 0, UP, "", ProcessStats(cpu_seconds={"cli": 0.5}), "b")])
+    models = Measure.joined([models], 2.5, extra_seconds=0.5)
+    # Side by side: the wall time is the wait's, not the sum of the runs'.
+    both = Measure.joined([platform, models], 3.2, extra_seconds=0.3)
+    assert (both.seconds, both.engine_runs, both.extra_seconds) == (3.2, 2, 0.8)
+    assert both.cpu == {"cli": 1.5}
+    assert both.changes == {"update": 12, "replace": 1}
+    assert both.by_stack == {"a": 3, "b": 10}  # what the floor changes in its stacks a and b
+
+
+def test_the_fleet_wide_up_can_run_at_other_sizes_for_one_design() -> None:
+    designs, sizes = ["single", "split"], [10, 100]
+    every = fleet_cost.fleet_up_sizes(None, designs, sizes)
+    assert every == {"single": {10, 100}, "split": {10, 100}}
+    chosen = fleet_cost.fleet_up_sizes(["10", "split:10,100"], designs, sizes)
+    assert chosen == {"single": {10}, "split": {10, 100}}
+    with pytest.raises(ValueError, match="'micro' is not among --designs"):
+        fleet_cost.fleet_up_sizes(["micro:10"], designs, sizes)
+
+
+def test_a_models_stacks_reference_to_its_platform_is_no_resource_of_the_floors() -> None:
+    mocks = RecordingMocks()
+    registered = [
+        ("pulumi:providers:kubernetes", True),
+        ("gpu-model-platform:serving:ModelService", False),
+        ("kubernetes:apps/v1:Deployment", True),
+        # The mocks record the StackReference as not custom (a read): not a component either.
+        (STACK_REFERENCE, False),
+    ]
+    mocks.resources = [
+        pulumi.runtime.MockResourceArgs(typ, f"r{index}", {}, custom=custom)
+        for index, (typ, custom) in enumerate(registered)
+    ]
+    found = composition_of(mocks)
+    assert found == Composition(components=1, providers=1, objects=1, references=1)
+    assert found.total == 4  # a preview's summary counts no reads
+    assert floor_config(found)["references"] == 1
