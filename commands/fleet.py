@@ -143,8 +143,9 @@ def planned_moves(
     return moves
 
 
-def pending_moves(project: Path, stack: str) -> list[Move]:
-    """The state moves that would put each of `stack`'s models in the stack the file assigns."""
+def pending_moves(project: Path, stack: str, existing: set[str] | None = None) -> list[Move]:
+    """The state moves that would put each of `stack`'s models in the stack the file assigns;
+    `existing`: the stacks there are, when the caller listed them already."""
     role = stack_role(stack)
     if role.models_stack is not None:
         raise FleetStacksError(f"{stack} is a models stack: run move on its platform stack")
@@ -154,7 +155,7 @@ def pending_moves(project: Path, stack: str) -> list[Move]:
     for name, held in fleet.models_stacks.items():
         for model in held:
             assigned[model] = models_stack_name(stack, name)
-    existing = existing_stacks()
+    existing = existing_stacks() if existing is None else existing
     # Every models stack of this platform, listed or not: a stack dropped from the file may
     # still hold models, which must move to where the file now puts them.
     stacks = [stack, *sorted(s for s in existing if stack_role(s).platform == stack and s != stack)]
@@ -173,8 +174,8 @@ def secrets_provider_args(project: Path, platform: str) -> list[str]:
 
 
 def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
-    moves = pending_moves(project, stack)
     existing = existing_stacks()
+    moves = pending_moves(project, stack, existing)
     for move in moves:
         print(
             f"[fleet] {move.model}: state of {len(move.urns)} resources {move.source} -> "

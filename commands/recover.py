@@ -46,6 +46,8 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 from commands.engine_processes import describe, leftovers_of, start_time, stop
+from commands.fleet import existing_stacks
+from components.fleet.stacks import FleetStacksError
 
 PREFIX = "[recover]"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
@@ -180,12 +182,10 @@ class Neighbours:
 
 
 def project_stacks() -> list[str]:
-    listed = subprocess.run(
-        ["pulumi", "--non-interactive", "stack", "ls", "--json"], capture_output=True, text=True
-    )
-    if listed.returncode != 0:
+    try:
+        return sorted(existing_stacks())
+    except FleetStacksError:  # no stack listed, as when none exists
         return []
-    return [entry["name"].rpartition("/")[2] for entry in json.loads(listed.stdout or "[]")]
 
 
 def neighbours(stack: str, dirs: list[Path], project: Path, name: str) -> Neighbours:

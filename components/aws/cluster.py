@@ -21,7 +21,7 @@ from components.aws import iam
 from components.aws.eks import EksCluster, EksClusterArgs, cluster_name
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec, node_group_specs
-from components.aws.registry import EcrRegistry, EcrRegistryArgs
+from components.aws.registry import EcrRegistry, EcrRegistryArgs, repository_prefix
 from components.facts.mirrors import DOCKER_HUB, GITHUB, ecr_registry_host
 from components.settings.load import PROJECT
 from components.settings.model import AwsSettings
@@ -111,7 +111,7 @@ def ecr_push_credentials(args: AwsClusterArgs, provider: aws.Provider) -> docker
 
 def ecr_registry_prefix(args: AwsClusterArgs) -> str:
     """The repository prefix of every model's images (EcrRegistry.prefixes)."""
-    return f"{ecr_registry_host(args.account_id, args.region)}/{args.cluster_name}"
+    return repository_prefix(args.account_id, args.region, args.cluster_name)
 
 
 class AwsCluster(pulumi.ComponentResource):

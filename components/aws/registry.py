@@ -67,6 +67,11 @@ class EcrRegistryArgs:
     """Secrets Manager secret ARN by upstream host, for upstreams that need one."""
 
 
+def repository_prefix(account_id: str, region: str, prefix: str) -> str:
+    """Where every model's repository is: `<registry host>/<prefix>`."""
+    return f"{ecr_registry_host(account_id, region)}/{prefix}"
+
+
 class EcrRegistry(pulumi.ComponentResource):
     repository_urls: dict[str, pulumi.Output[str]]
     """URL of each model's repository."""
@@ -131,9 +136,7 @@ class EcrRegistry(pulumi.ComponentResource):
                 f"{name}-{model}", repository=repository.name, policy=pull_policy, opts=child
             )
             self.repository_urls[model] = repository.repository_url
-            self.prefixes[model] = (
-                f"{ecr_registry_host(args.account_id, args.region)}/{args.prefix}"
-            )
+            self.prefixes[model] = repository_prefix(args.account_id, args.region, args.prefix)
         self.key_arn = key.arn
         self.cache_prefixes = {u.host: u.prefix for u in PULL_THROUGH_UPSTREAMS}
         self.pull_through = self._pull_through_cache(name, args, key, pull_policy)

@@ -30,7 +30,14 @@ import pytest
 
 from commands.fleet import model_of
 from tests.support.cluster_objects import Discovery, StateObject, state_objects
-from tests.support.engine import ROOT, LocalStack, copy_repository, engine_env, user_env
+from tests.support.engine import (
+    ROOT,
+    LocalStack,
+    copy_repository,
+    engine_env,
+    run_make,
+    timed_make,
+)
 from toolchain.plane.api import Api, ApiError
 from toolchain.plane.layout import Layout
 
@@ -44,18 +51,15 @@ MODELS_NAMESPACE = "models"  # modelsNamespace's default
 FIGURES = ROOT / "build" / "fleet-migration-figures.json"
 
 
+MAKE_TIMEOUT = 900
+
+
 def make(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", *args], cwd=clone, env=user_env(), capture_output=True, text=True, timeout=900
-    )
+    return run_make(clone, *args, timeout=MAKE_TIMEOUT)
 
 
 def timed(figures: dict[str, Any], key: str, clone: Path, *args: str) -> str:
-    started = time.monotonic()
-    result = make(clone, *args)
-    figures[key] = round(time.monotonic() - started, 1)
-    assert result.returncode == 0, f"make {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return timed_make(figures, key, clone, *args, timeout=MAKE_TIMEOUT)
 
 
 @dataclass

@@ -37,7 +37,15 @@ import yaml
 from components.facts.namespaces import NODE_AGENTS_POD_SECURITY_LEVEL
 from components.target.namespaces import POD_SECURITY_LEVEL
 from tests.support.cluster_objects import Discovery, StateObject, cluster_scoped, state_objects
-from tests.support.engine import ROOT, SKIP_CHECKPOINTS, copy_repository, engine_env, user_env
+from tests.support.engine import (
+    ROOT,
+    SKIP_CHECKPOINTS,
+    copy_repository,
+    engine_env,
+    run_make,
+    timed_make,
+    user_env,
+)
 from toolchain.plane.api import Api, ApiError
 from toolchain.plane.layout import Layout
 
@@ -62,23 +70,16 @@ class Deployed:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
+def make_env() -> dict[str, str]:
+    return {**user_env(), **SKIP_CHECKPOINTS}  # see the docstring
+
+
 def make(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", *args],
-        cwd=clone,
-        env={**user_env(), **SKIP_CHECKPOINTS},  # see the docstring
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    return run_make(clone, *args, env=make_env(), timeout=1800)
 
 
 def timed(figures: dict[str, Any], key: str, clone: Path, *args: str) -> str:
-    started = time.monotonic()
-    result = make(clone, *args)
-    figures[key] = round(time.monotonic() - started, 1)
-    assert result.returncode == 0, f"make {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return timed_make(figures, key, clone, *args, env=make_env(), timeout=1800)
 
 
 def exported_state(clone: Path) -> dict[str, Any]:

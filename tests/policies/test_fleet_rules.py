@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from components.serving import builders as serving
 from policies.config_check import config_problems
 from policies.rules.kubernetes import gpu_budget, gpu_node_match, gpu_quota, rollout_feasibility
 from policies.support import Rule
-from tests.support.specs import autoscaler_of, spec_of, startup_of
+from tests.support.specs import stack_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
@@ -22,15 +21,7 @@ Resources = list[tuple[str, Any, str]]
 
 def stack(*models: str) -> Resources:
     """The Deployments and autoscalers of `models` as one stack holds them."""
-    found: Resources = []
-    for model in models:
-        spec = spec_of(model)
-        (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions}, startup_of(spec))
-        found += [
-            (DEPLOYMENT, serving.deployment(spec, track, "models", "cfg"), f"urn:{model}-stable"),
-            (*autoscaler_of(spec, track), f"urn:{model}-autoscaler"),
-        ]
-    return found
+    return stack_of(*models)
 
 
 def gpus(stack_name: str, count: float, namespace: str = "models") -> dict[str, Any]:

@@ -36,7 +36,7 @@ from policies.rules.kubernetes import (
 )
 from policies.support import Rule
 from tests.support.mocks import ROOT
-from tests.support.specs import SCALED_OBJECT, autoscaler_of, spec_of, startup_of
+from tests.support.specs import SCALED_OBJECT, autoscaler_of, spec_of, stack_of, startup_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -351,21 +351,7 @@ def test_service_exposure() -> None:
 
 
 def stack(*models: str) -> list[tuple[str, dict[str, Any], str]]:
-    resources = []
-    for model in models:
-        spec = spec_of(model)
-        (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions}, startup_of(spec))
-        resources += [
-            (DEPLOYMENT, serving.deployment(spec, track, "models", "cfg"), f"urn:{model}-stable"),
-            (*autoscaler_of(spec, track), f"urn:{model}-autoscaler"),
-            ("kubernetes:core/v1:Service", serving.service(spec, "models"), f"urn:{model}-svc"),
-        ]
-        budget = serving.pod_disruption_budget(spec, "models")
-        if budget:
-            resources.append(
-                ("kubernetes:policy/v1:PodDisruptionBudget", budget, f"urn:{model}-pdb")
-            )
-    return resources
+    return stack_of(*models, services=True)
 
 
 def test_gpu_budget_counts_peak_replicas_times_gpus() -> None:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,9 +238,34 @@ def user_env() -> dict[str, str]:
 
 
 def run_make(
-    clone: Path, *arguments: str, env: dict[str, str] | None = None
+    clone: Path,
+    *arguments: str,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`make ARGUMENTS` in a copy of the repository, as a user's shell runs it."""
     return subprocess.run(
-        ["make", *arguments], cwd=clone, env=env or user_env(), capture_output=True, text=True
+        ["make", *arguments],
+        cwd=clone,
+        env=env or user_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
+
+
+def timed_make(
+    figures: dict[str, Any],
+    key: str,
+    clone: Path,
+    *arguments: str,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> str:
+    """`make ARGUMENTS` that must succeed, its wall seconds recorded as `figures[key]`; its
+    output."""
+    started = time.monotonic()
+    result = run_make(clone, *arguments, env=env, timeout=timeout)
+    figures[key] = round(time.monotonic() - started, 1)
+    assert result.returncode == 0, f"make {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout

@@ -62,3 +62,30 @@ def autoscaler_of(spec: ModelSpec, track: Track, namespace: str = "models") -> t
     if spec.autoscaling.uses_keda:
         return SCALED_OBJECT, scaled_object(spec, track, namespace, PROMETHEUS)
     return HPA, serving.horizontal_pod_autoscaler(spec, track, namespace)
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def stack_of(*models: str, services: bool = False) -> list[tuple[str, Any, str]]:
+    """The shipped `models`' Deployments and autoscalers (with `services`, their Services and
+    disruption budgets too), stable track only, as one stack registers them: (type, object, URN)
+    each, for the stack policies."""
+    resources: list[tuple[str, Any, str]] = []
+    for model in models:
+        spec = spec_of(model)
+        (track,) = serving.tracks(spec, {v: "x" for v in spec.served_versions}, startup_of(spec))
+        resources += [
+            (DEPLOYMENT, serving.deployment(spec, track, "models", "cfg"), f"urn:{model}-stable"),
+            (*autoscaler_of(spec, track), f"urn:{model}-autoscaler"),
+        ]
+        if services:
+            resources.append(
+                ("kubernetes:core/v1:Service", serving.service(spec, "models"), f"urn:{model}-svc")
+            )
+            budget = serving.pod_disruption_budget(spec, "models")
+            if budget:
+                resources.append(
+                    ("kubernetes:policy/v1:PodDisruptionBudget", budget, f"urn:{model}-pdb")
+                )
+    return resources
