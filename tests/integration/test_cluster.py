@@ -680,6 +680,7 @@ def test_under_load_a_canarys_share_of_ready_pods_stays_near_its_percent(
 
 
 HOLD_STAGE = "hold-iris-v1-unready"
+PROBE_NAMESPACE = "default"  # no Deployment of ours: no ReplicaSet adopts a probe pod there
 
 
 def hold_unready_stage(model: str, version: int) -> dict[str, Any]:
@@ -718,11 +719,49 @@ def hold_unready_stage(model: str, version: int) -> dict[str, Any]:
     }
 
 
+def await_stage_live(api: Api, labels: dict[str, str], timeout: float = 60) -> None:
+    """Wait until KWOK plays a stage just applied: KWOK learns of Stage objects through a watch,
+    so a pod created at once may still get the stages it knew before (a CI run saw the held
+    version's pods become ready). Proof is a probe pod with the stage's labels, in a namespace no
+    Deployment owns, that KWOK holds unready; one made ready instead is deleted and tried again."""
+    probes = f"/api/v1/namespaces/{PROBE_NAMESPACE}/pods"
+    node = items(api, "/api/v1/nodes")[0]["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        name = f"stage-probe-{attempt}"
+        api.request(
+            "POST",
+            probes,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": labels},
+                "spec": {
+                    "nodeName": node,
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [{"name": "probe", "image": "stage-probe"}],
+                },
+            },
+        )
+        try:
+            wait_for(f"KWOK plays {name}", lambda: "podIP" in api.get(f"{probes}/{name}")["status"])
+            held = not is_ready(api.get(f"{probes}/{name}"))
+        finally:
+            api.request("DELETE", f"{probes}/{name}", {"gracePeriodSeconds": 0})
+        if held:
+            return
+        assert time.monotonic() < deadline, f"KWOK never played the stage for {labels}"
+        time.sleep(1)
+
+
 def test_a_rollout_that_never_becomes_ready_fails_and_the_old_version_keeps_serving(
     stack: LocalStack, plane: Plane
 ) -> None:
     stages = "/apis/kwok.x-k8s.io/v1alpha1/stages"
     plane.api.apply(f"{stages}/{HOLD_STAGE}", hold_unready_stage("iris", 1))
+    await_stage_live(plane.api, {MODEL_LABEL: "iris", VERSION_LABEL: "1"})
     set_serving(stack, "iris", active=1)
     try:
         with Sampler(plane.api, "iris") as sampler:
@@ -736,7 +775,10 @@ def test_a_rollout_that_never_becomes_ready_fails_and_the_old_version_keeps_serv
         diagnostics = re.split(r"^(?:Outputs|Resources):", diagnostics, flags=re.M)[0].strip()
         print("[bad rollout] " + diagnostics.replace("\n", "\n[bad rollout] "), flush=True)
         figure("bad_rollout_lowest_ready_v2", sampler.lowest_ready_of("2"))
-        assert result.returncode != 0, output
+        v1_pods = pods(plane.api, **{VERSION_LABEL: "1", MODEL_LABEL: "iris"})
+        assert result.returncode != 0, (
+            output + f"\nversion 1 pods ready: {[is_ready(p) for p in v1_pods]}"
+        )
         assert "Deployment (iris-stable)" in diagnostics, output
         assert "'iris-stable' timed out waiting to be Ready" in diagnostics, output
         assert failed_after < ROLLOUT_TIMEOUT + 60
