@@ -37,7 +37,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,13 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from commands.backend_state import STACK_TYPE, file_backend_states, read_state_file
 from commands.engine_processes import describe, leftovers_of, start_time, stop
 from commands.fleet import existing_stacks
 from components.fleet.stacks import FleetStacksError
 
 PREFIX = "[recover]"
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
-STACK_TYPE = "pulumi:pulumi:Stack"
 # libyaml's safe loader when PyYAML has it: rendered CRDs make a second of the pure-Python one.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Key = tuple[str, str, str, str]
@@ -157,17 +157,42 @@ def owned_objects(deployment: dict[str, Any]) -> set[Key]:
     return keys
 
 
+def rendered_name(key: Key) -> str:
+    """The file name the Kubernetes provider renders an object to (renderPathForResource in
+    provider/provider.go of the pinned 4.25: apiVersion with / and : as _, the kind in lower case,
+    the namespace or "default", the name)."""
+    api_version, kind, namespace, name = key
+    api = api_version.replace("/", "_").replace(":", "_")
+    return f"{api}-{kind.lower()}-{namespace or 'default'}-{name}.yaml"
+
+
+def rendered_files(dirs: Iterable[Path]) -> list[Path]:
+    return [path for folder in dirs for path in sorted(folder.rglob("*.yaml"))]
+
+
 def orphan_manifests(dirs: Iterable[Path], owned: set[Key]) -> list[Path]:
+    """The rendered manifests under `dirs` whose object is not `owned`, in path order."""
+    return unowned(unnamed(rendered_files(dirs), owned), owned)
+
+
+def unnamed(paths: Iterable[Path], owned: set[Key]) -> list[Path]:
+    """Those of `paths` not named as an `owned` object's manifest, read by name alone: at 100
+    models a render directory holds about 1,000 manifests, a second or two of YAML to parse."""
+    names = {rendered_name(key) for key in owned}
+    return [path for path in paths if path.name not in names]
+
+
+def unowned(paths: Iterable[Path], owned: set[Key]) -> list[Path]:
+    """Those of `paths` that are manifests of an object not `owned`."""
     orphans = []
-    for folder in dirs:
-        for path in sorted(folder.rglob("*.yaml")):
-            try:
-                manifest = yaml.load(path.read_text(), Loader=SAFE_LOADER)
-            except (OSError, yaml.YAMLError):
-                continue
-            key = object_key(manifest) if isinstance(manifest, dict) else None
-            if key is not None and key not in owned:
-                orphans.append(path)
+    for path in paths:
+        try:
+            manifest = yaml.load(path.read_text(), Loader=SAFE_LOADER)
+        except (OSError, yaml.YAMLError):
+            continue
+        key = object_key(manifest) if isinstance(manifest, dict) else None
+        if key is not None and key not in owned:
+            orphans.append(path)
     return orphans
 
 
@@ -188,22 +213,53 @@ def project_stacks() -> list[str]:
         return []
 
 
+def other_deployments(stack: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The last deployment of each other stack of project `name` (commands/backend_state.py:
+    from its file on a file backend, else through `pulumi stack export`)."""
+    files = file_backend_states(name)
+    if files is not None:
+        for other, path in sorted(files.items()):
+            if other != stack:
+                try:
+                    yield other, read_state_file(path)
+                except (OSError, ValueError):
+                    continue
+        return
+    for other in project_stacks():
+        if other == stack:
+            continue
+        exported = pulumi(other, "stack", "export")
+        if exported.returncode == 0:
+            yield other, json.loads(exported.stdout).get("deployment") or {}
+
+
+def own_deployment(stack: str, name: str) -> dict[str, Any] | None:
+    """The stack's last deployment (its state file on a file backend, as other_deployments),
+    or None, said, when it cannot be read."""
+    files = file_backend_states(name) or {}
+    if stack in files:
+        try:
+            return read_state_file(files[stack])
+        except (OSError, ValueError):
+            pass  # the CLI says what is wrong with it
+    exported = pulumi(stack, "stack", "export")
+    if exported.returncode != 0:  # the engine run that follows reports it too
+        print(f"{PREFIX} cannot read the state of `{stack}`:\n{exported.stderr}", file=sys.stderr)
+        return None
+    deployment: dict[str, Any] = json.loads(exported.stdout).get("deployment") or {}
+    return deployment
+
+
 def neighbours(stack: str, dirs: list[Path], project: Path, name: str) -> Neighbours:
     """What the project's other stacks rendering into `dirs` own: read only when `stack`'s own
     state leaves manifests there unowned, so a stack alone in its directory pays nothing."""
     owned: set[Key] = set()
     updating = []
-    for other in project_stacks():
-        if other == stack:
-            continue
-        exported = pulumi(other, "stack", "export")
-        if exported.returncode != 0:
-            continue
-        deployment = json.loads(exported.stdout).get("deployment") or {}
+    backend = os.environ.get("PULUMI_BACKEND_URL", "")
+    for other, deployment in other_deployments(stack, name):
         if not set(render_dirs(deployment, project)) & set(dirs):
             continue
         owned |= owned_objects(deployment)
-        backend = os.environ.get("PULUMI_BACKEND_URL", "")
         if any(lock.state() == "running" for lock in file_locks(backend, name, other)):
             updating.append(other)
     return Neighbours(owned, updating)
@@ -247,11 +303,9 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
     recovery = Recovery(stack, project, report_only)
     say = recovery.say
     name = (yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}).get("name", "")
-    exported = pulumi(stack, "stack", "export")
-    if exported.returncode != 0:  # the engine run that follows reports it too
-        print(f"{PREFIX} cannot read the state of `{stack}`:\n{exported.stderr}", file=sys.stderr)
+    deployment = own_deployment(stack, name)
+    if deployment is None:
         return 0 if report_only else 1
-    deployment = json.loads(exported.stdout).get("deployment") or {}
     pending = deployment.get("pending_operations") or []
     stray = leftovers_of(project)
     locks = file_locks(os.environ.get("PULUMI_BACKEND_URL", ""), name, stack)
@@ -310,17 +364,21 @@ def recover(stack: str, project: Path, report_only: bool) -> int:
             if not recovery.run([*command, *target]):
                 return 1
     dirs = render_dirs(deployment, project)
-    orphans = orphan_manifests(dirs, owned_objects(deployment))
+    owned = owned_objects(deployment)
+    orphans = unnamed(rendered_files(dirs), owned)
+    updating: list[str] = []
     if orphans:
         others = neighbours(stack, dirs, project, name)
-        orphans = orphan_manifests(dirs, owned_objects(deployment) | others.owned)
-        if orphans and others.updating:
-            say(
-                f"- {plural(len(orphans), 'rendered manifest')} that no stack's state owns yet; "
-                f"not removed while {', '.join(others.updating)} is being updated (they may be "
-                "its objects under way)"
-            )
-            orphans = []
+        owned |= others.owned
+        updating = others.updating
+        orphans = unowned(unnamed(orphans, owned), owned)
+    if orphans and updating:
+        say(
+            f"- {plural(len(orphans), 'rendered manifest')} that no stack's state owns yet; "
+            f"not removed while {', '.join(updating)} is being updated (they may be "
+            "its objects under way)"
+        )
+        orphans = []
     if orphans:
         done = "`make up` removes" if report_only else "removed"
         say(

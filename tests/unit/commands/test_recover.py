@@ -3,6 +3,7 @@ hand-made fixtures; the engine tests (tests/integration/test_interrupted*.py) ki
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -72,36 +73,56 @@ def test_a_manifest_no_resource_owns_is_an_orphan_and_owned_ones_are_not(tmp_pat
     assert orphan_manifests(dirs, owned_objects(deployment)) == [orphan_elsewhere, orphan]
 
 
+@pytest.mark.parametrize("backend", ["file", "s3"])
 def test_a_manifest_another_stack_rendering_there_owns_is_no_orphan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     """A platform stack and its models stacks share a render directory (docs/fleet-scale.md):
     iris's Service, held by a models stack, is not an orphan of the platform stack, nor the
     platform's namespace one of the models stack's. A stack rendering elsewhere owns nothing
-    here."""
+    here. On a file backend the states are read from its files (one gzipped, as with
+    PULUMI_DIY_BACKEND_GZIP), elsewhere through `pulumi stack export`."""
     platform = deployment_of(NAMESPACE)
     models = deployment_of(SERVICE)
     digits = {**SERVICE, "metadata": {"name": "digits", "namespace": "models"}}
     elsewhere = deployment_of(digits)
     elsewhere["resources"][0] = {**PROVIDER, "inputs": {"renderYamlToDirectory": "other"}}
     states = {"local": platform, "local.models-tabular": models, "dev": elsewhere}
-    write(tmp_path, "v1-service-models-iris.yaml", SERVICE)
-    write(tmp_path, "v1-namespace-default-models.yaml", NAMESPACE)
-    orphan = write(tmp_path, "v1-service-models-digits.yaml", digits)
+    project = tmp_path / "project"
+    write(project, "v1-service-models-iris.yaml", SERVICE)
+    write(project, "v1-namespace-default-models.yaml", NAMESPACE)
+    orphan = write(project, "v1-service-models-digits.yaml", digits)
 
-    def export(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
-        assert args == ("stack", "export"), args
-        text = json.dumps({"deployment": states[stack]})
-        return subprocess.CompletedProcess(args, 0, text, "")
+    if backend == "file":
+        stacks = tmp_path / "state" / ".pulumi" / "stacks" / "gpu-model-platform"
+        stacks.mkdir(parents=True)
+        for stack, deployment in states.items():
+            text = json.dumps({"version": 3, "checkpoint": {"stack": stack, "latest": deployment}})
+            if stack == "dev":
+                (stacks / f"{stack}.json.gz").write_bytes(gzip.compress(text.encode()))
+            else:
+                (stacks / f"{stack}.json").write_text(text)
+        (stacks / "local.json.bak").write_text("not a state")
+        monkeypatch.setenv("PULUMI_BACKEND_URL", (tmp_path / "state").as_uri())
+        monkeypatch.setattr(recover, "pulumi", None)  # never run
+    else:
+        monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://states")
 
-    monkeypatch.setattr(recover, "project_stacks", lambda: list(states))
-    monkeypatch.setattr(recover, "pulumi", export)
-    dirs = render_dirs(platform, tmp_path)
+        def export(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+            assert args == ("stack", "export"), args
+            text = json.dumps({"deployment": states[stack]})
+            return subprocess.CompletedProcess(args, 0, text, "")
+
+        monkeypatch.setattr(recover, "project_stacks", lambda: list(states))
+        monkeypatch.setattr(recover, "pulumi", export)
+    dirs = render_dirs(platform, project)
     for stack in ("local", "local.models-tabular"):
-        others = neighbours(stack, dirs, tmp_path, "gpu-model-platform")
+        others = neighbours(stack, dirs, project, "gpu-model-platform")
         owned = owned_objects(states[stack]) | others.owned
         assert orphan_manifests(dirs, owned) == [orphan], stack
         assert others.updating == []
+        if backend == "file":
+            assert recover.own_deployment(stack, "gpu-model-platform") == states[stack]
 
 
 def test_a_cluster_stack_has_no_render_directory(tmp_path: Path) -> None:
