@@ -18,12 +18,17 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 # The language host runs the program with this interpreter (see toolchain/pulumi_engine.py).
 export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
+# A sub-make of the fleet targets (FLEET_CHILD, below) inherits its parent's PATH.
+ifeq ($(FLEET_CHILD),)
 export PATH := $(shell $(PYTHON) -m toolchain.pulumi_engine bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
+endif
 
 # A models stack, <platform>.models-<name> (stacks/<platform>.yaml, docs/fleet-scale.md), runs
 # with its platform stack's config file and policy config: every setting has one home.
 PLATFORM = $(firstword $(subst .models-, ,$(STACK)))
 IS_MODELS_STACK = $(findstring .models-,$(STACK))
+# Which models the platform's models stacks hold (components/fleet/stacks.py); without it, one stack.
+FLEET_FILE = stacks/$(PLATFORM).yaml
 PULUMI = pulumi --non-interactive --stack $(STACK) \
 	$(if $(IS_MODELS_STACK),--config-file Pulumi.$(PLATFORM).yaml,)
 # Every preview and up runs the policy pack, enforced as the stack's environment says, with the
@@ -34,13 +39,16 @@ PULUMI = pulumi --non-interactive --stack $(STACK) \
 # instead of reading as no fleet.
 SET_POLICY_CONFIG = policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK))
 POLICIES = --policy-pack policies --policy-pack-config $$policy_config
-# The platform stack's models stacks (none for a models stack), and those a change since the git
-# commit PREVIEW_SINCE can affect (commands/fleet.py): `make preview` previews only those. Shell
-# substitutions, so that a bad stacks file fails the recipe instead of reading as no stacks.
+# The platform stack's models stacks (none for a models stack), and of the platform and those,
+# the ones a change since the git commit PREVIEW_SINCE can affect (commands/fleet.py): `make
+# preview` previews only those. Shell substitutions, so that a bad stacks file fails the recipe
+# instead of reading as no stacks.
 MODELS_STACKS = $$(python -m commands.fleet models-stacks $(STACK))
 PREVIEW_SINCE ?=
-PREVIEWED_MODELS_STACKS = $(if $(PREVIEW_SINCE),$$(python -m commands.fleet affected $(STACK) \
-	$(PREVIEW_SINCE)),$(MODELS_STACKS))
+PREVIEWED_STACKS = $$(python -m commands.fleet affected $(STACK) $(PREVIEW_SINCE))
+# A sub-make of the fleet targets below (up@, preview@, destroy@): its parent has set up and
+# checked the stacks.
+FLEET_CHILD ?=
 
 .PHONY: help setup toolchain crds stale-preview policy-config promtool amtool prometheus keda test-tools plane cluster-up cluster-down aws-plugins lint-workflows up \
 	up-stack preview-stack destroy-stack preview drift destroy stack models analyze bench bench-fleet test test-setup unit lint env clean
@@ -113,10 +121,11 @@ setup: toolchain crds $(VENV)/.runtime
 # A mistyped STACK must not create a new, empty stack: only stacks with a file exist. grep reads
 # the whole list (no -q): `grep -q` exits at the first match, and with pipefail the writer's broken
 # pipe on the rest failed the check (seen in `make destroy` with PYTHONUNBUFFERED set).
-stack: setup
+stack: $(if $(FLEET_CHILD),,setup)
 	@test -f Pulumi.$(PLATFORM).yaml || { echo "STACK=$(STACK): there is no Pulumi.$(PLATFORM).yaml;" \
 		"the stacks are: $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))" >&2; exit 2; }
-	@$(if $(IS_MODELS_STACK),python -m commands.fleet models-stacks $(PLATFORM) \
+	@$(if $(and $(IS_MODELS_STACK),$(if $(FLEET_CHILD),,yes)), \
+		python -m commands.fleet models-stacks $(PLATFORM) \
 		| grep -xF "$(STACK)" > /dev/null || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml" \
 		"lists no such models stack" >&2; exit 2; },true)
 	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
@@ -156,11 +165,17 @@ PLAN ?=
 PLAN_DIGEST ?=
 PLAN_CHECK = build/plan-check-$(STACK)
 
-up-stack: stack policy-config
-	@python -m commands.recover --stack $(STACK)
-	@$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
-		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),),true)
-	@$(SET_POLICY_CONFIG); if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
+# The recovery beside the policy config's making and check (one process, commands/fleet_ledger.py):
+# neither reads what the other writes, and a fleet's `make up` waits for them in every stack.
+up-stack: stack
+	@python -m commands.recover --stack $(STACK) & recovering=$$!; status=0; \
+	policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK) --check) \
+		|| status=$$?; \
+	wait $$recovering || status=$${status/#0/1}; \
+	if test $$status -ne 0; then exit $$status; fi; \
+	$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
+		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),);,) \
+	if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
 		$(ENGINE_RUN) $(PULUMI) refresh --yes --skip-preview; fi; \
 	if test -n "$(PLAN)"; then mkdir -p build; rm -f $(PLAN_CHECK).json; \
 		echo "$(PULUMI) preview $(POLICIES) --save-plan $(PLAN_CHECK).json"; \
@@ -188,31 +203,41 @@ up-stack: stack policy-config
 # fails the same way, its `error:` lines in the summary.
 PREVIEW_FLAGS ?=
 PREVIEW_OUTPUTS = build/preview-$(STACK).jsonl build/preview-$(STACK).diff \
-	build/policy-report-$(STACK).json build/preview-summary-$(STACK).md build/plan-$(STACK).json
+	build/policy-report-$(STACK).json build/preview-summary-$(STACK).md build/plan-$(STACK).json \
+	$(foreach step,recover policy-report preview-summary,\
+		build/$(step)-$(STACK).txt build/$(step)-$(STACK).err)
 stale-preview:
 	@rm -f $(PREVIEW_OUTPUTS)
 
+# Independent steps run side by side (the recovery report beside the policy config, the policy
+# report beside the summary): at 100 models a one-model `make preview` waits for each.
 preview-stack: stale-preview stack
 	@mkdir -p build
-	@python -m commands.recover --stack $(STACK) --report-only
-	@status=0; policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK) \
+	@python -m commands.recover --stack $(STACK) --report-only > build/recover-$(STACK).txt \
+		2> build/recover-$(STACK).err & recovering=$$!; \
+	status=0; policy_config=$$(python -m commands.fleet_ledger policy-config $(STACK) --check \
 		2> build/preview-$(STACK).diff) || status=$$?; \
-	if test $$status -eq 0; then python -m policies.config_check $$policy_config \
-		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
+	wait $$recovering || status=$${status/#0/1}; \
+	cat build/recover-$(STACK).txt; cat build/recover-$(STACK).err >&2; \
 	if test $$status -eq 0; then PULUMI_DEBUG_COMMANDS=true $(ENGINE_RUN) $(PULUMI) preview \
 		--diff $(POLICIES) $(PREVIEW_FLAGS) --event-log build/preview-$(STACK).jsonl \
 		--save-plan build/plan-$(STACK).json \
 		> build/preview-$(STACK).diff 2>&1 || status=$$?; fi; \
-	if test -s build/preview-$(STACK).jsonl; then \
+	reporting=; if test -s build/preview-$(STACK).jsonl; then \
 		python -m commands.policy_report build/preview-$(STACK).jsonl --stack $(STACK) \
 			--out build/policy-report-$(STACK).json \
 			--policy-config $${policy_config:-policies/config/$(PLATFORM).json} \
-			|| status=$${status/#0/1}; fi; \
-	echo; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
+			> build/policy-report-$(STACK).txt 2> build/policy-report-$(STACK).err & reporting=$$!; fi; \
+	summarised=0; python -m commands.preview_summary build/preview-$(STACK).jsonl --stack $(STACK) \
 		--diff build/preview-$(STACK).diff --out build/preview-summary-$(STACK).md \
 		--plan build/plan-$(STACK).json \
 		--policy-config $${policy_config:-policies/config/$(PLATFORM).json} \
-		--fold-to-path || status=$${status/#0/1}; \
+		--fold-to-path > build/preview-summary-$(STACK).txt 2> build/preview-summary-$(STACK).err \
+		|| summarised=$$?; \
+	if test -n "$$reporting"; then wait $$reporting || status=$${status/#0/1}; \
+		cat build/policy-report-$(STACK).txt; cat build/policy-report-$(STACK).err >&2; fi; \
+	echo; cat build/preview-summary-$(STACK).txt; cat build/preview-summary-$(STACK).err >&2; \
+	test $$summarised -eq 0 || status=$${status/#0/1}; \
 	if test $$status -ne 0; then \
 		echo "[preview] pulumi preview of $(STACK) failed (exit $$status); its output:" >&2; \
 		tail -n 60 build/preview-$(STACK).diff >&2; fi; \
@@ -247,7 +272,11 @@ destroy-stack: stack
 FLEET_MAKE = $(MAKE) --no-print-directory -k -j2 --output-sync=target
 up: stack
 	@$(if $(IS_MODELS_STACK),true,python -m commands.fleet move $(STACK))
-	@$(MAKE) --no-print-directory up-stack STACK=$(STACK)
+	@if test -n "$(PLAN)" -a ! -e "$(PLAN)" -a -z "$(IS_MODELS_STACK)" && \
+		ls $(dir $(PLAN))plan-$(STACK).models-*.json > /dev/null 2>&1; then \
+		echo "[fleet] $(STACK): no plan at $(PLAN) (not previewed: the change does not affect" \
+			"it), so not applied" >&2; \
+	else $(MAKE) --no-print-directory up-stack STACK=$(STACK); fi
 	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
 	$(if $(PLAN),stacks=$$(for s in $$stacks; do if test -f $(dir $(PLAN))plan-$$s.json; \
 		then echo $$s; else echo "[fleet] $$s: no plan beside $(PLAN) (not previewed: the" \
@@ -255,16 +284,17 @@ up: stack
 	test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
 
 up@%:
-	@$(MAKE) --no-print-directory up-stack STACK=$* \
+	@$(MAKE) --no-print-directory up-stack STACK=$* FLEET_CHILD=1 \
 		$(if $(PLAN),PLAN=$(dir $(PLAN))plan-$*.json PLAN_DIGEST=,)
 
 preview: stack
-	@all="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
-	stacks="$(if $(IS_MODELS_STACK),,$(PREVIEWED_MODELS_STACKS))"; \
-	status=0; if test -z "$$all"; then \
-		$(MAKE) --no-print-directory preview-stack STACK=$(STACK) || status=$$?; \
+	@status=0; if test -n "$(IS_MODELS_STACK)" -o ! -f $(FLEET_FILE); then \
+		$(MAKE) --no-print-directory preview-stack STACK=$(STACK) FLEET_CHILD=1 || status=$$?; \
 	else \
-		$(FLEET_MAKE) $$(printf ' preview@%s' $(STACK) $$stacks) || status=1; \
+		stacks="$(PREVIEWED_STACKS)"; \
+		rm -f build/preview-$(STACK){,.models-*}.{jsonl,diff} build/plan-$(STACK){,.models-*}.json \
+			build/{policy-report,preview-summary}-$(STACK){,.models-*}.{json,md}; \
+		$(FLEET_MAKE) $$(printf ' preview@%s' $$stacks) || status=1; \
 		python -m commands.fleet summary $(STACK) $$stacks \
 			$(if $(PREVIEW_SINCE),--since $(PREVIEW_SINCE),) > /dev/null || status=$${status/#0/1}; \
 		echo "[preview] one summary of $(STACK) and its models stacks:" \
@@ -272,7 +302,7 @@ preview: stack
 	exit $$status
 
 preview@%:
-	@$(MAKE) --no-print-directory preview-stack STACK=$*
+	@$(MAKE) --no-print-directory preview-stack STACK=$* FLEET_CHILD=1
 
 destroy: stack
 	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; test -z "$$stacks" || \
@@ -280,7 +310,7 @@ destroy: stack
 	@$(MAKE) --no-print-directory destroy-stack STACK=$(STACK)
 
 destroy@%:
-	@$(MAKE) --no-print-directory destroy-stack STACK=$*
+	@$(MAKE) --no-print-directory destroy-stack STACK=$* FLEET_CHILD=1
 
 # dev and prod also need the AWS and Docker provider plugins, at the SDK pins of requirements.txt.
 # `pulumi plugin install` downloads them from Pulumi's plugin site: CI can reach it, the machines

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pulumi
 
-from components.fleet.stacks import stack_role
+from components.fleet.stacks import FleetStacksError, stack_role
 from programs import models, platform
 
 PROJECT = Path(__file__).resolve().parent
 
-role = stack_role(pulumi.get_stack())
-if role.models_stack is None:
-    platform.run(PROJECT, role)
-else:
-    models.run(PROJECT, role)
+try:
+    role = stack_role(pulumi.get_stack())
+    if role.models_stack is None:
+        platform.run(PROJECT, role)
+    else:
+        models.run(PROJECT, role)
+except FleetStacksError as error:  # the message alone, as for every other input error
+    raise pulumi.RunError(str(error)) from None

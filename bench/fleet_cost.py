@@ -218,9 +218,9 @@ COLUMNS: list[tuple[str, Callable[[Result], str]]] = [
     ("PR preview s", lambda r: pair_s(r.pull_request)),
     ("PR chg", lambda r: changes_of(r.pull_request.ours)),
     (
-        "PR summary s",
+        "PR make CPU s",
         lambda r: (
-            f"{median([m.extra_seconds for m in r.pull_request.ours]):.2f}"
+            f"{median([m.cpu.get('make', 0.0) for m in r.pull_request.ours]):.1f}"
             if r.pull_request.ours
             else "-"
         ),

@@ -8,15 +8,17 @@ same work in the same stacks with trivial resources. The designs:
 - `split` (after, docs/fleet-scale.md): the platform stack `local` and models stacks of at most
   MODELS_PER_STACK models each (`local.models-shard-NN`), listed in the copy's stacks/local.yaml.
 
-Both run their steps as the Makefile orchestrates them (`make preview PREVIEW_SINCE=<ref>`: the
-fleet lookups, the platform and the affected models stacks previewed side by side, the fleet
-summary; `make up`: the state moves, the platform alone, then the models stacks two at a time),
-which with one stack is one preview or one up. The floor's stacks run in the same order.
+Ours runs the Makefile itself in its copy for what users wait for: `make preview
+PREVIEW_SINCE=<ref>` (the stacks the change can affect, previewed side by side, and the fleet
+summary) and `make up` (the state moves, the platform alone, then the models stacks two at a
+time), which with one stack is one preview or one up with the commands around it. The floor's
+stacks run the engine alone, in the same stacks and order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +37,7 @@ from bench.fleet import BUILDERS_MODULE, change_version, label_every_model, writ
 from bench.floor import PROJECT as FLOOR_PROJECT
 from bench.floor import create_floor_stacks
 from bench.program import Composition, composition_of, time_program
-from bench.sampling import Run, applied_changes, planned_changes, run_sampled
+from bench.sampling import Run, applied_changes, planned_changes, run_command_sampled, run_sampled
 from tests.support.engine import ROOT, SKIP_CHECKPOINTS, LocalStack
 from tests.support.mocks import stack_config
 
@@ -270,6 +272,66 @@ def stacks_file(groups: Mapping[str, Sequence[str]]) -> str:
     return yaml.safe_dump({"modelStacks": {k: list(v) for k, v in groups.items()}}, sort_keys=False)
 
 
+# What `make preview` and `make up` run besides the program: the copy runs them as a user's
+# clone does, with this clone's installed virtualenv linked in (its install stamp is newer than
+# the copied requirements, so `make` installs nothing).
+MAKE_FILES = (
+    "Makefile",
+    "toolchain",
+    "policies",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-models.txt",
+    "requirements-models-nodeps.txt",
+)
+
+
+def add_make(project: Path) -> None:
+    for name in MAKE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, project / name)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+
+
+def make_sampled(project: Path, env: dict[str, str], *arguments: str) -> Run:
+    """`make ARGUMENTS` in the copy, every process under it sampled; fails on a failed make."""
+    return run_command_sampled(["make", *arguments], project, env, PLATFORM)
+
+
+_UPDATING = re.compile(r"^(?:Updating|Previewing update) \((?P<stack>[^)]+)\):$", re.MULTILINE)
+
+
+def changes_by_stack(output: str) -> dict[str, dict[str, int]]:
+    """What each engine run in the output of `make up` applied, by stack (its `Updating (STACK):`
+    heading; `make up` runs the stacks with --output-sync, so each one's output is contiguous)."""
+    found: dict[str, dict[str, int]] = {}
+    headings = list(_UPDATING.finditer(output))
+    for heading, following in zip(headings, [*headings[1:], None], strict=True):
+        if not heading.group(0).startswith("Updating"):
+            continue
+        section = output[heading.end() : following.start() if following else len(output)]
+        found[heading.group("stack")] = applied_changes(section)
+    return found
+
+
+def _made(run: Run, changes: Mapping[str, Mapping[str, int]]) -> Measure:
+    """One `make` run as a Measure: its wall time, the CPU of every process under it (the
+    Makefile's own commands under "make"), the changes of each stack's engine run."""
+    total: Counter[str] = Counter()
+    for planned in changes.values():
+        total.update(planned)
+    return Measure(
+        seconds=run.seconds,
+        cpu=dict(run.stats.cpu_seconds),
+        changes=dict(total),
+        engine_runs=len(changes),
+        by_stack={stack: sum(planned.values()) for stack, planned in changes.items()},
+    )
+
+
 def commit_copy(project: Path) -> None:
     """The copy as deployed, committed: `PREVIEW_SINCE=HEAD` is then the bench's edit alone
     (commands/fleet.py diffs the working tree against it), and ignores what the repository's
@@ -285,7 +347,6 @@ class OurStacks(_Stacks, OurFleet):
     holds, and the models stacks of `shards` (none: today's one stack)."""
 
     project_name = PROJECT
-    up_flags = PACK  # `make up`: up with its own preview and the policy pack (Makefile: up-stack)
 
     def __init__(self, workdir: Path, size: int, per_stack: int | None) -> None:
         platform = LocalStack.create(workdir)
@@ -306,6 +367,7 @@ class OurStacks(_Stacks, OurFleet):
             stack.pulumi("stack", "init", stack.stack, "--secrets-provider", "passphrase")
             stacks.append(stack)
         super().__init__(stacks, {stack.stack: self._registered(stack) for stack in stacks})
+        add_make(platform.project)
         commit_copy(platform.project)
         self._edited: dict[Path, str] = {}
 
@@ -334,33 +396,34 @@ class OurStacks(_Stacks, OurFleet):
         return dict(self._compositions)
 
     def up(self, *, checkpoints: bool) -> Measure:
-        # `make up` first moves each model's state into the stack the stacks file assigns it,
-        # reading every stack's state to find out; the bench's models are where they belong.
-        moving, moved = fleet_command(self.platform, "move", PLATFORM)
-        if moved.strip():
-            raise RuntimeError(f"`commands.fleet move` moved state: {moved}")
-        applied = super().up(checkpoints=checkpoints)
-        return Measure.joined([applied], moving + applied.seconds, extra_seconds=moving)
+        """`make up` in the copy, as the deploy runs it: the state moves (none in the bench),
+        then per stack the recovery check and the policy config, the engine's `up` with its
+        preview and the policy pack; the platform first, then the models stacks two at a
+        time."""
+        env = _checkpoint_env(self.platform, checkpoints)
+        run = make_sampled(self.platform.project, env, "up")
+        applied = changes_by_stack(run.stdout)
+        missing = {s.stack for s in self.stacks} - set(applied)
+        if missing:
+            ran = f"`make up` ran no engine on {sorted(missing)}"
+            raise RuntimeError(f"{ran}:\n{run.stdout[-3000:]}")
+        return _made(run, applied)
 
     def pr_preview(self) -> Measure:
-        """`make preview PREVIEW_SINCE=HEAD` (Makefile: preview): which models stacks there are
-        and which the change affects, then the platform and those stacks previewed side by side
-        (each `make_preview`), then, with models stacks, one summary of them all."""
-        start = time.perf_counter()
-        listing, listed = fleet_command(self.platform, "models-stacks", PLATFORM)
-        finding, found = fleet_command(self.platform, "affected", PLATFORM, "HEAD")
-        affected = found.split()
-        previews = in_waves(
-            [[self.platform, *(s for s in self.stacks if s.stack in affected)]], make_preview
-        )
-        joining = 0.0
-        if listed.split():
-            joining, _ = fleet_command(
-                self.platform, "summary", PLATFORM, *affected, "--since", "HEAD"
-            )
-        return Measure.joined(
-            [previews], time.perf_counter() - start, extra_seconds=listing + finding + joining
-        )
+        """`make preview PREVIEW_SINCE=HEAD` in the copy, what a reviewer waits for (Makefile:
+        preview): which stacks the change can affect, then each of those previewed side by side
+        (recovery report, policy config, the engine's preview with the pack, `--diff`, the
+        event stream and the plan, policy report and summary), then, with models stacks, one
+        summary of them all. The changes each stack planned are read from its diff."""
+        build = self.platform.project / "build"
+        project, env = self.platform.project, self.platform.env
+        run = make_sampled(project, env, "preview", "PREVIEW_SINCE=HEAD")
+        planned = {
+            stack.stack: planned_changes(diff.read_text())
+            for stack in self.stacks
+            if (diff := build / f"preview-{stack.stack}.diff").is_file()
+        }
+        return _made(run, planned)
 
     def _remember(self, path: Path) -> None:
         self._edited.setdefault(path, path.read_text())
@@ -389,15 +452,16 @@ class FloorStacks(_Stacks, FloorFleet):
     def __init__(self, workdir: Path, compositions: Mapping[str, Composition]) -> None:
         super().__init__(create_floor_stacks(workdir, dict(compositions)), compositions)
         self._changed = {stack.stack: 0 for stack in self.stacks}
+        self._named = [stack.stack for stack in self.stacks]
 
     def pr_preview(self) -> Measure:
         # The engine's part of what a reviewer waits for: bare previews planning as many
-        # changes, of the stacks ours previews (the platform, and those the change is in), side
-        # by side; no pack, no diff, no summary (those are ours).
-        changed = [s for s in self.stacks[1:] if self._changed[s.stack]]
-        return in_waves([[self.stacks[0], *changed]], bare_preview)
+        # changes, of the stacks ours previewed (those the change can affect), side by side; no
+        # pack, no diff, no summary (those are ours).
+        return in_waves([[s for s in self.stacks if s.stack in self._named]], bare_preview)
 
     def change(self, by_stack: Mapping[str, int]) -> None:
+        self._named = list(by_stack)
         for stack in self.stacks:
             wanted = by_stack.get(stack.stack, 0)
             if wanted != self._changed[stack.stack]:
@@ -465,12 +529,6 @@ def python_module(cwd: Path, *args: str, env: dict[str, str] | None = None) -> t
             f"`{' '.join(args[:2])}` exited {done.returncode}:\n{done.stderr[-2000:]}"
         )
     return time.perf_counter() - start, done.stdout
-
-
-def fleet_command(stack: LocalStack, *args: str) -> tuple[float, str]:
-    """`python -m commands.fleet ARGS` in the stack's project: the copy's own commands and
-    stacks file, with the engine's environment for the `pulumi` it runs."""
-    return python_module(stack.project, "commands.fleet", *args, env=stack.env)
 
 
 def summarise(stack: LocalStack, events: Path, plan: Path, diff: Path, build: Path) -> float:

@@ -143,11 +143,24 @@ def run_sampled(
     command = ["pulumi", "--non-interactive", *args, "--stack", stack.stack]
     if stack.config_file:
         command += ["--config-file", stack.config_file]
+    return run_command_sampled(
+        command, stack.project, env or stack.env, stack.stack, interval=interval, check=check
+    )
+
+
+def run_command_sampled(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    stack: str,
+    interval: float = 0.1,
+    check: bool = True,
+) -> Run:
+    """`command` in `cwd`, every process under it sampled (`make preview`: the CPU of the
+    Makefile's own commands counts under the kind "make")."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=stack.project, env=env or stack.env, stdout=out, stderr=err
-        )
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
         sampler = Sampler(process.pid)
         done = threading.Event()
 
@@ -164,10 +177,10 @@ def run_sampled(
         thread.join()
         out.seek(0)
         err.seek(0)
-        run = Run(seconds, returncode, out.read(), err.read(), sampler.stats(), stack.stack)
+        run = Run(seconds, returncode, out.read(), err.read(), sampler.stats(), stack)
     if check and returncode != 0:
         raise CommandFailed(
-            f"`{' '.join(command)}` in {stack.project} exited {returncode}\n"
+            f"`{' '.join(command)}` in {cwd} exited {returncode}\n"
             f"stdout:\n{run.stdout[-4000:]}\nstderr:\n{run.stderr[-4000:]}"
         )
     return run

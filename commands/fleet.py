@@ -3,21 +3,24 @@ docs/fleet-scale.md): the platform stack and the models stacks `stacks/<platform
 
     python -m commands.fleet models-stacks STACK    # STACK's models stacks, one a line (none
                                                     # for a models stack, or without a file)
-    python -m commands.fleet affected STACK REF     # of those, the ones a change since the git
-                                                    # commit REF can affect (below)
+    python -m commands.fleet affected STACK [REF]   # of STACK and those, the ones a change
+                                                    # since the git commit REF can affect (below);
+                                                    # without REF, all of them
     python -m commands.fleet move STACK [--dry-run] # move the state of each model into the stack
                                                     # the file assigns it (below)
     python -m commands.fleet summary STACK [PREVIEWED ...]
-                                                    # one PR comment from the summaries of STACK
-                                                    # and the models stacks PREVIEWED, the others
-                                                    # named as not previewed; printed and written
-                                                    # to build/preview-summary-STACK-fleet.md
+                                                    # one PR comment from the summaries of the
+                                                    # stacks PREVIEWED (STACK, its models
+                                                    # stacks), the others named as not
+                                                    # previewed; printed and written to
+                                                    # build/preview-summary-STACK-fleet.md
 
 What a change can affect: a models stack's objects are built from its models' folders and from
 everything outside `models/` (components, config, policies, the stacks file). So a change that
 touches only folders under `models/` affects the stacks holding those models; any other change
-affects every stack. The platform stack is always previewed: it holds the admission allow-list of
-every model's gated images, which a model's change can alter.
+affects every stack. The platform stack reads from a model's folder only its name and its gated
+images (the admission allow-list): a change to models held by models stacks affects it only when
+their gated images differ from the allow-list it last deployed (platform_affected).
 
 Moving a model into a models stack moves its state, never its objects: `make up` runs `move`
 before any engine run, so the platform's `up` does not delete what the models stack would then
@@ -41,7 +44,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from commands.backend_state import file_backend_states, read_state_file, stack_outputs
+from components.catalog.folders import model_names
 from components.facts.yaml_input import load_yaml
 from components.fleet.stacks import (
     FleetStacksError,
@@ -50,15 +56,18 @@ from components.fleet.stacks import (
     models_stack_name,
     stack_role,
 )
+from components.outputs import ADMITTED_IMAGES
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Pulumi.yaml's name (components.settings.load.PROJECT, not imported: it imports the SDK, and
+# these commands run on every `make preview`).
+PULUMI_PROJECT = "gpu-model-platform"
 BUILD = PROJECT / "build"
 
 
 def model_folders(project: Path) -> list[str]:
     """The models as folders name them; the program validates the rest (components.catalog)."""
-    root = project / "models"
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0] not in "._")
+    return model_names(project / "models")
 
 
 def models_stacks(project: Path, stack: str) -> list[str]:
@@ -108,13 +117,21 @@ def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def existing_stacks() -> set[str]:
+    files = file_backend_states(PULUMI_PROJECT)  # no CLI start (commands/backend_state.py)
+    if files is not None:
+        return set(files)
     listed = json.loads(pulumi("stack", "ls", "--json").stdout or "[]")
     return {entry["name"].rpartition("/")[2] for entry in listed}
 
 
 def state_urns(stack: str) -> list[str]:
-    exported = json.loads(pulumi("stack", "export", "--stack", stack).stdout)
-    return [r["urn"] for r in (exported.get("deployment") or {}).get("resources") or []]
+    files = file_backend_states(PULUMI_PROJECT) or {}
+    if stack in files:
+        deployment = read_state_file(files[stack])
+    else:
+        deployment = json.loads(pulumi("stack", "export", "--stack", stack).stdout)
+        deployment = deployment.get("deployment") or {}
+    return [r["urn"] for r in deployment.get("resources") or []]
 
 
 def planned_moves(
@@ -210,21 +227,88 @@ def changed_paths(project: Path, since: str) -> list[str]:
     return sorted(set(result.stdout.split()) | set(untracked.stdout.split()))
 
 
-def affected_models_stacks(project: Path, stack: str, changed: list[str]) -> list[str]:
-    """Of `stack`'s models stacks, those the `changed` paths can affect."""
-    stacks = models_stacks(project, stack)
+def changed_models(changed: list[str]) -> set[str] | None:
+    """The models whose folders the `changed` paths are in; None when one is outside them."""
     models: set[str] = set()
     for path in changed:
         parts = PurePosixPath(path).parts
         if len(parts) < 3 or parts[0] != "models":
-            return stacks  # outside a model's folder: anything may change
+            return None
         models.add(parts[1])
+    return models
+
+
+def affected_models_stacks(project: Path, stack: str, changed: list[str]) -> list[str]:
+    """Of `stack`'s models stacks, those the `changed` paths can affect."""
+    stacks = models_stacks(project, stack)
+    models = changed_models(changed)
+    if models is None:
+        return stacks  # outside a model's folder: anything may change
     fleet = load_fleet_stacks(project, stack, model_folders(project))
     return [
         models_stack_name(stack, name)
         for name, held in fleet.models_stacks.items()
         if models & set(held)
     ]
+
+
+def admitted_images(outputs: dict[str, Any] | None) -> dict[str, set[str]] | None:
+    """The platform's admission allow-list as last deployed (its stack output), as `name:tag` by
+    model; None when the stack has none (never deployed, or by a program that did not export it)."""
+    if outputs is None or not isinstance(outputs.get(ADMITTED_IMAGES), list):
+        return None
+    images: dict[str, set[str]] = {}
+    for reference in outputs[ADMITTED_IMAGES]:
+        image = str(reference).rpartition("/")[2]  # the registry is the platform's config
+        images.setdefault(image.partition(":")[0], set()).add(image)
+    return images
+
+
+def platform_affected(project: Path, stack: str, changed: list[str]) -> bool:
+    """Whether the `changed` paths can change what the platform stack `stack` deploys. From a
+    model's folder the platform reads the model's name (its registry repository) and the image of
+    each gated version (the admission allow-list, GatedImageAdmission); the rest of a model held
+    by a models stack is that stack's. So a change inside the folders of models held by models
+    stacks affects the platform only when their gated images differ from the allow-list the
+    platform last deployed, read from its stack output. Anything else affects it: a path outside
+    those folders, a model the platform holds, no change at all (the platform is then the one
+    stack previewed), a catalog or config that does not load (its preview says why), a platform
+    never deployed."""
+    from components.catalog.load import CatalogError, load_catalog
+    from components.serving.builders import image_tag
+    from components.settings.load import ConfigError, platform_settings
+
+    models = changed_models(changed)
+    if not models:
+        return True
+    fleet = load_fleet_stacks(project, stack, model_folders(project))
+    if models - {name for held in fleet.models_stacks.values() for name in held}:
+        return True
+    deployed = admitted_images(stack_outputs(PULUMI_PROJECT, stack))
+    if deployed is None:
+        return True
+    try:
+        settings = platform_settings(project, stack)
+        entries = load_catalog(
+            project / "models", settings.max_gpus_per_pod, settings.node_gpu_types, only=models
+        )
+    except (CatalogError, ConfigError):
+        return True
+    now = {
+        entry.spec.name: {
+            f"{entry.spec.name}:{image_tag(entry.spec, version, digest)}"
+            for version, digest in entry.gated.items()
+        }
+        for entry in entries
+    }
+    return any(now.get(name, set()) != deployed.get(name, set()) for name in models)
+
+
+def affected_stacks(project: Path, stack: str, changed: list[str]) -> list[str]:
+    """The stacks of `stack`'s fleet a preview of the `changed` paths must cover: the platform
+    first when they can affect it, then the models stacks they can affect."""
+    platform = [stack] if platform_affected(project, stack, changed) else []
+    return platform + affected_models_stacks(project, stack, changed)
 
 
 def fleet_summary(
@@ -234,13 +318,15 @@ def fleet_summary(
     stacks: list[str],
     moves: list[Move] | None = None,
 ) -> tuple[str, bool]:
-    """The PR comment of a preview of `platform` and the `previewed` ones of its models `stacks`:
-    each previewed stack's summary under its own heading, and whether every one was there. A
-    missing summary is said, never skipped: that stack's preview did not get as far as writing
-    one. Stacks not previewed are named with why."""
-    skipped = [stack for stack in stacks if stack not in previewed]
+    """The PR comment of a preview of the `previewed` ones of `platform` and its models
+    `stacks`: each previewed stack's summary under its own heading, and whether every one was
+    there. A missing summary is said, never skipped: that stack's preview did not get as far as
+    writing one. Stacks not previewed are named with why."""
+    every = [platform, *stacks]
+    skipped = [stack for stack in every if stack not in previewed]
+    previewed = [stack for stack in every if stack in previewed]
     parts = [
-        f"# Preview of {platform} and its models stacks: {1 + len(previewed)} previewed, "
+        f"# Preview of {platform} and its models stacks: {len(previewed)} previewed, "
         f"{len(skipped)} not affected",
         "",
         "| stack | preview |",
@@ -248,7 +334,7 @@ def fleet_summary(
     ]
     bodies = []
     complete = True
-    for stack in [platform, *previewed]:
+    for stack in previewed:
         path = build / f"preview-summary-{stack}.md"
         if path.is_file():
             parts.append(f"| `{stack}` | summary below |")
@@ -282,7 +368,7 @@ def main(argv: list[str]) -> int:
     commands.add_parser("models-stacks").add_argument("stack")
     affected = commands.add_parser("affected")
     affected.add_argument("stack")
-    affected.add_argument("since")
+    affected.add_argument("since", nargs="?")
     move = commands.add_parser("move")
     move.add_argument("stack")
     move.add_argument("--dry-run", action="store_true")
@@ -298,15 +384,17 @@ def main(argv: list[str]) -> int:
             move_models(PROJECT, args.stack, dry_run=args.dry_run)
             return 0
         stacks = models_stacks(PROJECT, args.stack)
-        if args.command == "affected":
-            stacks = affected_models_stacks(PROJECT, args.stack, changed_paths(PROJECT, args.since))
+        if args.command == "affected" and args.since is None:
+            stacks = [args.stack, *stacks]
+        elif args.command == "affected":
+            stacks = affected_stacks(PROJECT, args.stack, changed_paths(PROJECT, args.since))
     except FleetStacksError as error:
         print(f"[fleet] {error}", file=sys.stderr)
         return 2
     if args.command in ("models-stacks", "affected"):
         print("\n".join(stacks))
         return 0
-    unknown = [name for name in args.previewed if name not in stacks]
+    unknown = [name for name in args.previewed if name not in [args.stack, *stacks]]
     if unknown:
         print(f"[fleet] not models stacks of {args.stack}: {', '.join(unknown)}", file=sys.stderr)
         return 2

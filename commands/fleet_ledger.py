@@ -43,7 +43,7 @@ import pulumi
 from components.autoscaling.scaled_object import prometheus_address, scaled_object
 from components.aws.node_groups import node_group_specs
 from components.catalog.load import CatalogEntry, load_catalog
-from components.facts.yaml_input import InputError, load_yaml
+from components.facts.yaml_input import InputError
 from components.fleet.stacks import (
     fleet_stacks_path,
     load_fleet_stacks,
@@ -51,9 +51,10 @@ from components.fleet.stacks import (
     stack_role,
 )
 from components.serving import builders as serving
-from components.settings.load import PROJECT, parse_settings
+from components.settings.load import platform_settings
 from components.settings.model import AwsSettings, PlatformSettings
 from components.target import namespaces
+from policies import config_check
 from policies.kube import HPA, SCALED_OBJECT
 from policies.rules.kubernetes import gpu_budget, gpu_node_match, gpu_quota, rollout_feasibility
 from policies.rules.kubernetes.gpu_budget import NODE_GROUP, StackResource
@@ -66,24 +67,6 @@ DEPLOYMENT = rollout_feasibility.DEPLOYMENT
 # The ledger builds Deployments to read their replicas, GPUs and strategy; no rule it feeds reads
 # the image, which the program computes from the registry.
 NO_IMAGE = "ledger-reads-no-image"
-
-
-def platform_settings(project: Path, platform: str) -> PlatformSettings:
-    """The platform stack's settings as the engine would hand them to its program (and to its
-    models stacks, which run with its config file): Pulumi.yaml's defaults under its stack file."""
-    declared = load_yaml((project / "Pulumi.yaml").read_text(), "Pulumi.yaml") or {}
-    values = {
-        key: spec["default"]
-        for key, spec in (declared.get("config") or {}).items()
-        if isinstance(spec, Mapping) and "default" in spec
-    }
-    source = f"Pulumi.{platform}.yaml"
-    stack_file = load_yaml((project / source).read_text(), source) or {}
-    for key, value in (stack_file.get("config") or {}).items():
-        namespace, _, name = str(key).partition(":")
-        if namespace == PROJECT:
-            values[name] = value
-    return parse_settings(values, source)
 
 
 def model_objects(entry: CatalogEntry, settings: PlatformSettings) -> list[StackResource]:
@@ -320,16 +303,24 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 3 or argv[1] != "policy-config":
-        print("usage: python -m commands.fleet_ledger policy-config STACK", file=sys.stderr)
+    """`policy-config STACK [--check]`: print the path of the policy config STACK's pack runs
+    with; with --check, only once policies/config_check.py finds no problem in it (one process
+    where `make preview` ran two)."""
+    check = "--check" in argv[3:]
+    if len(argv) != 3 + check or argv[1] != "policy-config":
+        usage = "usage: python -m commands.fleet_ledger policy-config STACK [--check]"
+        print(usage, file=sys.stderr)
         return 2
     try:
-        print(policy_config_path(PROJECT_ROOT, argv[2]))
+        path = policy_config_path(PROJECT_ROOT, argv[2])
     except (pulumi.RunError, InputError, OSError) as error:
         # One `error:` line per line: the preview summary quotes them.
         for line in str(error).splitlines():
             print(f"error: fleet ledger: {line}", file=sys.stderr)
         return 2
+    if check and config_check.main([str(path)]) != 0:  # make runs in the project
+        return 2
+    print(path)
     return 0
 
 

@@ -23,6 +23,7 @@ from components.autoscaling.component import (
     KedaAutoscalingArgs,
     register_scaled_objects,
 )
+from components.catalog.folders import model_names
 from components.catalog.load import load_catalog
 from components.fleet.stacks import StackRole, load_fleet_stacks
 from components.monitoring.component import MonitoringStack
@@ -46,10 +47,14 @@ def formerly_under(parent: tuple[str, str]) -> pulumi.ResourceOptions:
 def run(project: Path, role: StackRole) -> None:
     # The platform stack's settings: the stack runs with its config file (--config-file).
     settings = load_settings(source=f"Pulumi.{role.platform}.yaml")
-    catalog = load_catalog(project / "models", settings.max_gpus_per_pod, settings.node_gpu_types)
-    names = [entry.spec.name for entry in catalog]
+    # Only this stack's models are loaded and validated: a broken model elsewhere fails its own
+    # stack and the platform (which admits every model's images), not this one; and each models
+    # stack of a fleet of 100 would otherwise verify the gates of all 100.
+    names = model_names(project / "models")
     held = set(load_fleet_stacks(project, role.platform, names).held_by(role, names))
-    here = [entry for entry in catalog if entry.spec.name in held]
+    here = load_catalog(
+        project / "models", settings.max_gpus_per_pod, settings.node_gpu_types, only=held
+    )
 
     platform = pulumi.StackReference(
         "platform", stack_name=f"organization/{pulumi.get_project()}/{role.platform}"

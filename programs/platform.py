@@ -74,6 +74,9 @@ def run(project: Path, role: StackRole) -> None:
         {name: {"versions": s.versions, "images": s.images} for name, s in services.items()},
     )
     pulumi.export(outputs.MONITORING, {"charts": monitoring.charts, "alerts": monitoring.models})
+    # What `commands.fleet affected` compares a model's change with: whether the platform too
+    # must be previewed.
+    pulumi.export(outputs.ADMITTED_IMAGES, admission.allowed_images)
     pulumi.export(
         outputs.AUTOSCALING,
         {"kedaChart": autoscaling.chart, "scaledObjects": autoscaling.scaled_objects},

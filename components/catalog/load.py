@@ -14,6 +14,7 @@ from pathlib import Path
 import pulumi
 from pydantic import ValidationError
 
+from components.catalog.folders import model_names
 from components.catalog.gate_record import (
     MAX_RECORD_BYTES,
     WARMUP_FILE,
@@ -171,16 +172,21 @@ def symlinks_under(folder: Path, relative_to: Path) -> list[str]:
 
 
 def load_catalog(
-    models_root: Path, max_gpus_per_pod: int, node_gpu_types: Collection[GpuType] | None = None
+    models_root: Path,
+    max_gpus_per_pod: int,
+    node_gpu_types: Collection[GpuType] | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> list[CatalogEntry]:
     """Every deployable model under models_root, in name order; CatalogError lists all problems.
-    `node_gpu_types` as for stack_problems."""
+    `node_gpu_types` as for stack_problems; `only`: just the models of those folder names (a
+    name without a folder is no problem, and no entry)."""
     project = models_root.parent
     entries: list[CatalogEntry] = []
     problems: list[str] = []
-    folders = sorted(
-        path for path in models_root.iterdir() if path.is_dir() and path.name[0] not in "._"
-    )
+    folders = [
+        models_root / name for name in model_names(models_root) if only is None or name in only
+    ]
     for folder in folders:
         spec_path = folder / SPEC_FILE
         source = str(spec_path.relative_to(project))

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import pulumi
 from pydantic import AfterValidator, Field, ValidationError
 
 from components.facts.types import DnsLabel
@@ -36,8 +35,10 @@ DEFAULT_MAX_MODELS_PER_STACK = 10
 MAX_FILE_BYTES = 256 * 1024
 
 
-class FleetStacksError(pulumi.RunError):
-    """The models stacks file cannot be used; the message names the file and each field."""
+class FleetStacksError(Exception):
+    """The models stacks file cannot be used; the message names the file and each field. Not a
+    pulumi.RunError, so that the commands reading the file (commands/fleet.py, run on every `make
+    preview`) need not import the SDK: __main__.py turns it into one for the engine."""
 
 
 def _unique(models: list[str]) -> list[str]:

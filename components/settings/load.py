@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 from pydantic import ValidationError
 
+from components.facts.yaml_input import load_yaml
 from components.settings.base import Location, Problem
 from components.settings.model import (
     AWS_KEYS,
@@ -167,3 +169,21 @@ def load_settings(source: str | None = None) -> PlatformSettings:
     if error is not None:
         raise error
     return parse_settings(project_config_values(config), source=source)
+
+
+def platform_settings(project: Path, platform: str) -> PlatformSettings:
+    """The platform stack's settings as the engine would hand them to its program (and to its
+    models stacks, which run with its config file): Pulumi.yaml's defaults under its stack file."""
+    declared = load_yaml((project / "Pulumi.yaml").read_text(), "Pulumi.yaml") or {}
+    values = {
+        key: spec["default"]
+        for key, spec in (declared.get("config") or {}).items()
+        if isinstance(spec, Mapping) and "default" in spec
+    }
+    source = f"Pulumi.{platform}.yaml"
+    stack_file = load_yaml((project / source).read_text(), source) or {}
+    for key, value in (stack_file.get("config") or {}).items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == PROJECT:
+            values[name] = value
+    return parse_settings(values, source)

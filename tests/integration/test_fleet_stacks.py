@@ -4,7 +4,8 @@ assigning digits to a models stack. A bad stacks file stops `make preview` and `
 the file and the field, with nothing changed; `python -m commands.fleet move` moves digits' state
 and nothing else; both stacks' previews then plan no change, the rendered manifests are the
 same files, byte for byte; the models stack's first `up` keeps every object, and `make preview`
-with `--expect-no-changes` passes for both stacks.
+with `--expect-no-changes` passes for both stacks. A change to digits alone previews its models
+stack alone, the platform's preview planning no change.
 
 The tests run in file order on one copy: each leaves the stacks as the next expects.
 """
@@ -159,3 +160,32 @@ def test_the_models_stack_up_keeps_every_object_and_a_second_preview_plans_nothi
     summary = (fleet.clone / "build" / f"preview-summary-{PLATFORM}-fleet.md").read_text()
     for stack in (PLATFORM, MODELS_STACK):
         assert f"| `{stack}` | summary below |" in summary, summary
+
+
+def test_a_change_the_platform_does_not_deploy_previews_the_models_stack_alone(
+    fleet: Fleet,
+) -> None:
+    """`make preview PREVIEW_SINCE=<commit>` after a change to digits that leaves its gated
+    images as they are (its replica ceiling): its models stack is previewed, the platform is named
+    as not previewed and has no plan to apply, and the platform's own preview would indeed plan
+    no change (commands/fleet.py: platform_affected)."""
+    identity = ("-c", "user.name=test", "-c", "user.email=test@localhost")
+    for args in (("init", "-q"), ("add", "-A"), (*identity, "commit", "-q", "-m", "deployed")):
+        subprocess.run(["git", *args], cwd=fleet.clone, capture_output=True, check=True)
+    spec = fleet.clone / "models" / "digits" / "model.yaml"
+    deployed = spec.read_text()
+    spec.write_text(deployed.replace("  max: 4\n", "  max: 5\n", 1))
+    try:
+        previewed = make(fleet, "preview", "PREVIEW_SINCE=HEAD")
+        assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+        build = fleet.clone / "build"
+        summary = (build / f"preview-summary-{PLATFORM}-fleet.md").read_text()
+        assert summary.splitlines()[0].endswith(": 1 previewed, 1 not affected"), summary
+        assert f"| `{MODELS_STACK}` | summary below |" in summary, summary
+        assert f"| `{PLATFORM}` | not previewed: nothing it is built from changed" in summary
+        assert (build / f"plan-{MODELS_STACK}.json").is_file()
+        assert not (build / f"plan-{PLATFORM}.json").exists()
+        platform = fleet.platform.pulumi("preview", "--expect-no-changes", check=False)
+        assert platform.returncode == 0, platform.stdout + platform.stderr
+    finally:
+        spec.write_text(deployed)

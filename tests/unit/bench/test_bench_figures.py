@@ -16,7 +16,14 @@ from bench import fleet_cost
 from bench.figures import fmt_s, growth, slope
 from bench.fleet import BUILDERS_MODULE, FLEET_LABEL, label_every_model
 from bench.floor import floor_config
-from bench.layouts import LAYOUTS, MODELS_PER_STACK, Measure, shards, stacks_file
+from bench.layouts import (
+    LAYOUTS,
+    MODELS_PER_STACK,
+    Measure,
+    changes_by_stack,
+    shards,
+    stacks_file,
+)
 from bench.program import STACK_REFERENCE, Composition, composition_of
 from bench.sampling import ProcessStats, Run, applied_changes, planned_changes
 from bench.state_size import by_type, largest, resources_of
@@ -89,6 +96,18 @@ def test_summaries_of_a_preview_and_of_an_up() -> None:
     assert planned_changes(PREVIEW) == {"update": 2, "replace": 1}
     assert applied_changes(UP) == {"update": 10}
     assert planned_changes(UP) == {} and applied_changes(PREVIEW) == {}
+
+
+def test_make_ups_output_is_split_by_stack() -> None:
+    """`make up` runs the engine on each stack, the output of each contiguous (--output-sync):
+    what each applied is read from its own `Updating (STACK):` section, not its preview's."""
+    shard = UP.replace("(local)", "(local.models-shard-00)").replace("~ 10", "~ 100")
+    output = "[fleet] moves: none\n" + PREVIEW + UP + PREVIEW.replace("(local)", "(x)") + shard
+    assert changes_by_stack(output) == {
+        "local": {"update": 10},
+        "local.models-shard-00": {"update": 100},
+    }
+    assert changes_by_stack(PREVIEW) == {}
 
 
 def test_a_measure_adds_up_the_engine_runs_of_a_step() -> None:

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from commands import fleet
 from commands.fleet import (
     Move,
     affected_models_stacks,
+    affected_stacks,
     fleet_summary,
     model_of,
     models_stacks,
     planned_moves,
 )
+from components.catalog.load import load_catalog
 from components.fleet.stacks import FleetStacksError
+from components.outputs import ADMITTED_IMAGES
+from components.serving.builders import image_tag
 from tests.support.mocks import ROOT
 
 P = "urn:pulumi:local::gpu-model-platform::"
@@ -93,7 +99,8 @@ def test_the_pr_comment_has_every_stack_and_says_which_failed(tmp_path: Path) ->
     (tmp_path / "preview-summary-local.md").write_text("platform: no changes\n")
     (tmp_path / "preview-summary-local.models-a.md").write_text("digits: v1 -> v2\n")
     stacks = ["local.models-a", "local.models-b", "local.models-c"]
-    text, complete = fleet_summary(tmp_path, "local", ["local.models-a", "local.models-b"], stacks)
+    previewed = ["local.models-a", "local", "local.models-b"]  # the platform first, whatever order
+    text, complete = fleet_summary(tmp_path, "local", previewed, stacks)
     assert not complete
     assert text.splitlines()[0] == (
         "# Preview of local and its models stacks: 3 previewed, 1 not affected"
@@ -102,8 +109,51 @@ def test_the_pr_comment_has_every_stack_and_says_which_failed(tmp_path: Path) ->
     assert "| `local.models-c` | not previewed: nothing it is built from changed" in text
     assert "## Stack `local.models-a`\n\ndigits: v1 -> v2" in text
     assert text.index("## Stack `local`") < text.index("## Stack `local.models-a`")
-    _, complete = fleet_summary(tmp_path, "local", ["local.models-a"], stacks)
+    text, complete = fleet_summary(tmp_path, "local", ["local.models-a"], stacks)
     assert complete
+    assert "| `local` | not previewed: nothing it is built from changed" in text
+    assert "## Stack `local`\n" not in text
+
+
+def test_the_platform_is_previewed_when_a_change_can_alter_what_it_deploys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a model held by a models stack the platform deploys only its gated images (the
+    admission allow-list): a change that leaves them as the platform last deployed them (its
+    stack output) previews the models stack alone."""
+    root = project(tmp_path, "modelStacks:\n  a: [digits]\n  b: [iris]\n")
+    for name in ("Pulumi.yaml", "Pulumi.local.yaml"):
+        shutil.copy(ROOT / name, root / name)
+    catalog = load_catalog(root / "models", 1, only={"digits", "iris"})
+    images = [
+        f"registry.local:5000/gpu-model-platform/{e.spec.name}:{image_tag(e.spec, v, d)}"
+        for e in catalog
+        for v, d in e.gated.items()
+    ]
+    deployed: dict[str, dict[str, Any] | None] = {"local": {ADMITTED_IMAGES: images}}
+    monkeypatch.setattr(fleet, "stack_outputs", lambda project, stack: deployed[stack])
+    spec = root / "models" / "iris" / "model.yaml"
+    spec.write_text(spec.read_text().replace("active: 2", "active: 1"))  # a rollback
+    assert affected_stacks(root, "local", ["models/iris/model.yaml"]) == ["local.models-b"]
+
+    # The platform's own: a model it holds, a path outside model folders, no change at all.
+    assert affected_stacks(root, "local", ["models/resnet/model.yaml"]) == ["local"]
+    everything = ["local", "local.models-a", "local.models-b"]
+    assert affected_stacks(root, "local", ["components/serving/builders.py"]) == everything
+    assert affected_stacks(root, "local", []) == ["local"]
+    # The allow-list would change: a version not admitted yet, a platform never deployed (or
+    # deployed before it exported its allow-list), a version whose files no longer match its gate.
+    deployed["local"] = {ADMITTED_IMAGES: [i for i in images if "/iris:v1-" not in i]}
+    assert affected_stacks(root, "local", ["models/iris/model.yaml"]) == ["local", "local.models-b"]
+    blank: list[dict[str, Any] | None] = [None, {}]
+    for outputs in blank:
+        deployed["local"] = outputs
+        assert affected_stacks(root, "local", ["models/iris/model.yaml"])[0] == "local"
+    deployed["local"] = {ADMITTED_IMAGES: images}
+    weights = root / "models" / "iris" / "savedmodel" / "2" / "saved_model.pb"
+    weights.write_bytes(weights.read_bytes() + b"retrained")
+    changed = ["models/iris/savedmodel/2/saved_model.pb"]
+    assert affected_stacks(root, "local", changed) == ["local", "local.models-b"]
 
 
 def test_the_pr_comment_says_which_models_make_up_moves_first(tmp_path: Path) -> None:

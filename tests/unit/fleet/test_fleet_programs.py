@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.catalog.load import load_catalog
+from components.catalog.load import CatalogError, load_catalog
 from components.fleet.stacks import FleetStacksError, StackRole
 from components.settings.load import PROJECT
 from programs import models as models_program
@@ -89,6 +89,22 @@ def test_a_models_stack_deploys_its_models_on_the_platforms_cluster(tmp_path: Pa
     [provider] = mocks.of_type(PROVIDER)
     assert provider.name == "local-kubernetes"
     assert provider.inputs["renderYamlToDirectory"] == stack_config("local")["renderDirectory"]
+
+
+def test_a_broken_model_fails_its_own_stack_and_the_platform_not_another_models_stack(
+    tmp_path: Path,
+) -> None:
+    """A models stack loads and validates only its models: iris's gate no longer matching its
+    files stops the platform, which holds iris and admits every model's images, and leaves the
+    stack of digits to preview and apply."""
+    project = project_with(tmp_path, {"local": "modelStacks:\n  vision: [digits]\n"})
+    weights = project / "models" / "iris" / "savedmodel" / "2" / "saved_model.pb"
+    weights.write_bytes(weights.read_bytes() + b"retrained")
+    role = StackRole("local", "vision")
+    mocks = run(models_program, project, role, stack_config("local"), namespaces={})
+    assert names(mocks, SERVICE) == {"digits"}
+    with pytest.raises(CatalogError, match="models/iris/savedmodel/2: files changed"):
+        run(platform_program, project, StackRole("local"), stack_config("local"))
 
 
 def test_what_state_move_brings_is_aliased_to_where_it_was(tmp_path: Path) -> None:
