@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -719,6 +720,10 @@ def hold_unready_stage(model: str, version: int) -> dict[str, Any]:
     }
 
 
+def has_address(api: Api, pod_path: str) -> bool:
+    return "podIP" in api.get(pod_path)["status"]
+
+
 def await_stage_live(api: Api, labels: dict[str, str], timeout: float = 60) -> None:
     """Wait until KWOK plays a stage just applied: KWOK learns of Stage objects through a watch,
     so a pod created at once may still get the stages it knew before (a CI run saw the held
@@ -745,11 +750,12 @@ def await_stage_live(api: Api, labels: dict[str, str], timeout: float = 60) -> N
                 },
             },
         )
+        probe = f"{probes}/{name}"
         try:
-            wait_for(f"KWOK plays {name}", lambda: "podIP" in api.get(f"{probes}/{name}")["status"])
-            held = not is_ready(api.get(f"{probes}/{name}"))
+            wait_for(f"KWOK plays {name}", partial(has_address, api, probe))
+            held = not is_ready(api.get(probe))
         finally:
-            api.request("DELETE", f"{probes}/{name}", {"gracePeriodSeconds": 0})
+            api.request("DELETE", probe, {"gracePeriodSeconds": 0})
         if held:
             return
         assert time.monotonic() < deadline, f"KWOK never played the stage for {labels}"

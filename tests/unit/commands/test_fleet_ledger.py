@@ -15,7 +15,6 @@ import pytest
 from commands.fleet_ledger import (
     fleet_ledger,
     model_objects,
-    platform_settings,
     policy_config_path,
     stack_policy_config,
 )
@@ -24,6 +23,7 @@ from commands.fleet_ledger import (
 )
 from components.catalog.load import CatalogEntry
 from components.serving import builders as serving
+from components.settings.load import platform_settings
 from policies.config_check import config_problems
 from policies.rules.kubernetes import gpu_budget, gpu_quota, rollout_feasibility
 from tests.support.mocks import ROOT
