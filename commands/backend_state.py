@@ -45,26 +45,43 @@ def read_state_file(path: Path) -> dict[str, Any]:
     return deployment
 
 
-def stack_outputs(project: str, stack: str) -> dict[str, Any] | None:
-    """The stack's outputs as last deployed (secret ones as the state keeps them, encrypted);
-    None when the stack cannot be read."""
-    files = file_backend_states(project) or {}
-    if stack in files:
-        try:
-            deployment = read_state_file(files[stack])
-        except (OSError, ValueError):
-            return None
-        for resource in deployment.get("resources") or []:
-            if resource.get("type") == STACK_TYPE:
-                outputs: dict[str, Any] = resource.get("outputs") or {}
-                return outputs
-        return {}
-    result = subprocess.run(
-        ["pulumi", "--non-interactive", "stack", "output", "--json", "--stack", stack],
+class StateUnreadable(Exception):
+    """The stack's state could not be read; the message says why (the CLI's words)."""
+
+
+def export(stack: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["pulumi", "--non-interactive", "stack", "export", "--stack", stack],
         capture_output=True,
         text=True,
     )
-    if result.returncode != 0:
+
+
+def read_deployment(project: str, stack: str) -> dict[str, Any]:
+    """The stack's last deployment: its file on a file backend, else (or when the file cannot be
+    read, for the CLI to say why) `pulumi stack export`."""
+    files = file_backend_states(project) or {}
+    if stack in files:
+        try:
+            return read_state_file(files[stack])
+        except (OSError, ValueError):
+            pass
+    exported = export(stack)
+    if exported.returncode != 0:
+        raise StateUnreadable(exported.stderr.strip())
+    deployment: dict[str, Any] = json.loads(exported.stdout).get("deployment") or {}
+    return deployment
+
+
+def stack_outputs(project: str, stack: str) -> dict[str, Any] | None:
+    """The stack's outputs as last deployed (secret ones as the state keeps them, encrypted);
+    None when the stack cannot be read."""
+    try:
+        deployment = read_deployment(project, stack)
+    except StateUnreadable:
         return None
-    shown: dict[str, Any] = json.loads(result.stdout or "{}")
-    return shown
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") == STACK_TYPE:
+            outputs: dict[str, Any] = resource.get("outputs") or {}
+            return outputs
+    return {}

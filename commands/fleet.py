@@ -46,7 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from commands.backend_state import file_backend_states, read_state_file, stack_outputs
+from commands.backend_state import (
+    StateUnreadable,
+    file_backend_states,
+    read_deployment,
+    stack_outputs,
+)
 from components.catalog.folders import model_names
 from components.facts.yaml_input import load_yaml
 from components.fleet.stacks import (
@@ -125,12 +130,10 @@ def existing_stacks() -> set[str]:
 
 
 def state_urns(stack: str) -> list[str]:
-    files = file_backend_states(PULUMI_PROJECT) or {}
-    if stack in files:
-        deployment = read_state_file(files[stack])
-    else:
-        deployment = json.loads(pulumi("stack", "export", "--stack", stack).stdout)
-        deployment = deployment.get("deployment") or {}
+    try:
+        deployment = read_deployment(PULUMI_PROJECT, stack)
+    except StateUnreadable as error:
+        raise FleetStacksError(f"the state of {stack}: {error}") from None
     return [r["urn"] for r in deployment.get("resources") or []]
 
 
@@ -274,6 +277,7 @@ def platform_affected(project: Path, stack: str, changed: list[str]) -> bool:
     those folders, a model the platform holds, no change at all (the platform is then the one
     stack previewed), a catalog or config that does not load (its preview says why), a platform
     never deployed."""
+    # Imported here: they import the SDK, which the other commands of this module do without.
     from components.catalog.load import CatalogError, load_catalog
     from components.serving.builders import image_tag
     from components.settings.load import ConfigError, platform_settings

@@ -45,7 +45,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from commands.backend_state import STACK_TYPE, file_backend_states, read_state_file
+from commands.backend_state import STACK_TYPE, StateUnreadable, read_deployment
 from commands.engine_processes import describe, leftovers_of, start_time, stop
 from commands.fleet import existing_stacks
 from components.fleet.stacks import FleetStacksError
@@ -214,40 +214,22 @@ def project_stacks() -> list[str]:
 
 
 def other_deployments(stack: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The last deployment of each other stack of project `name` (commands/backend_state.py:
-    from its file on a file backend, else through `pulumi stack export`)."""
-    files = file_backend_states(name)
-    if files is not None:
-        for other, path in sorted(files.items()):
-            if other != stack:
-                try:
-                    yield other, read_state_file(path)
-                except (OSError, ValueError):
-                    continue
-        return
+    """The last deployment of each other stack of project `name` that can be read."""
     for other in project_stacks():
-        if other == stack:
-            continue
-        exported = pulumi(other, "stack", "export")
-        if exported.returncode == 0:
-            yield other, json.loads(exported.stdout).get("deployment") or {}
+        if other != stack:
+            try:
+                yield other, read_deployment(name, other)
+            except StateUnreadable:
+                continue
 
 
 def own_deployment(stack: str, name: str) -> dict[str, Any] | None:
-    """The stack's last deployment (its state file on a file backend, as other_deployments),
-    or None, said, when it cannot be read."""
-    files = file_backend_states(name) or {}
-    if stack in files:
-        try:
-            return read_state_file(files[stack])
-        except (OSError, ValueError):
-            pass  # the CLI says what is wrong with it
-    exported = pulumi(stack, "stack", "export")
-    if exported.returncode != 0:  # the engine run that follows reports it too
-        print(f"{PREFIX} cannot read the state of `{stack}`:\n{exported.stderr}", file=sys.stderr)
+    """The stack's last deployment, or None, said, when it cannot be read."""
+    try:
+        return read_deployment(name, stack)
+    except StateUnreadable as error:  # the engine run that follows reports it too
+        print(f"{PREFIX} cannot read the state of `{stack}`:\n{error}", file=sys.stderr)
         return None
-    deployment: dict[str, Any] = json.loads(exported.stdout).get("deployment") or {}
-    return deployment
 
 
 def neighbours(stack: str, dirs: list[Path], project: Path, name: str) -> Neighbours:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from commands import recover
+from commands import backend_state, recover
 from commands.engine_processes import program_name
 from commands.recover import (
     file_locks,
@@ -104,17 +104,16 @@ def test_a_manifest_another_stack_rendering_there_owns_is_no_orphan(
                 (stacks / f"{stack}.json").write_text(text)
         (stacks / "local.json.bak").write_text("not a state")
         monkeypatch.setenv("PULUMI_BACKEND_URL", (tmp_path / "state").as_uri())
-        monkeypatch.setattr(recover, "pulumi", None)  # never run
+        monkeypatch.setattr(backend_state, "export", None)  # never run
     else:
         monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://states")
 
-        def export(stack: str, *args: str) -> subprocess.CompletedProcess[str]:
-            assert args == ("stack", "export"), args
+        def export(stack: str) -> subprocess.CompletedProcess[str]:
             text = json.dumps({"deployment": states[stack]})
-            return subprocess.CompletedProcess(args, 0, text, "")
+            return subprocess.CompletedProcess(["pulumi", "stack", "export"], 0, text, "")
 
         monkeypatch.setattr(recover, "project_stacks", lambda: list(states))
-        monkeypatch.setattr(recover, "pulumi", export)
+        monkeypatch.setattr(backend_state, "export", export)
     dirs = render_dirs(platform, project)
     for stack in ("local", "local.models-tabular"):
         others = neighbours(stack, dirs, project, "gpu-model-platform")
