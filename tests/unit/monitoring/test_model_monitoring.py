@@ -170,3 +170,15 @@ def test_latency_panel_marks_the_slo_target(specs: dict[str, ModelSpec]) -> None
         "p90 {{gpu_model_platform_track}}",
         "p99 {{gpu_model_platform_track}}",
     ]
+
+
+def test_dashboard_json_is_compact_and_stable(specs: dict[str, ModelSpec]) -> None:
+    # The engine keeps this text three times in state and rewrites the state after every step:
+    # no indentation (a third more bytes), and keys sorted so that rebuilding it plans no change.
+    spec = specs["digits"]
+    text = grafana.dashboard_config_map(spec, NAMESPACE)["data"][grafana.dashboard_file(spec)]
+    assert "\n" not in text
+    assert text == json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True)
+    assert (
+        text == grafana.dashboard_config_map(spec, NAMESPACE)["data"][grafana.dashboard_file(spec)]
+    )
