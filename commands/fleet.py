@@ -141,7 +141,8 @@ def planned_moves(
     platform: str, assigned: dict[str, str], urns_of: dict[str, list[str]]
 ) -> list[Move]:
     """The moves that put each model's resources in its `assigned` stack, from the state of
-    each stack (`urns_of`); a model assigned nowhere belongs to the platform stack."""
+    each stack (`urns_of`); a model assigned nowhere belongs to the platform stack, and moves
+    back there (the platform program's aliases take its resources for its own)."""
     found: dict[tuple[str, str], list[str]] = {}
     for stack, urns in urns_of.items():
         for urn in urns:
@@ -153,12 +154,6 @@ def planned_moves(
         dest = assigned[model]
         if stack == dest:
             continue
-        if dest == platform:
-            raise FleetStacksError(
-                f"{model} is deployed by stack {stack} but assigned to none in "
-                f"stacks/{platform}.yaml: moving a model back into the platform stack is not "
-                "supported (commands/fleet.py); assign it to a models stack"
-            )
         moves.append(Move(model=model, source=stack, dest=dest, urns=tuple(urns)))
     return moves
 

@@ -45,3 +45,12 @@ def moved(
         for parent, own in former_types
     ]
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases))
+
+
+# A model's ModelMonitoring and ScaledObjects sit under the platform's MonitoringStack and
+# KedaAutoscaling in the platform stack, and at the top level in a models stack
+# (programs/models.py, whose aliases take them from the platform). The platform registers them
+# with this alias too, so a model moved back into the platform stack (`pulumi state move`,
+# commands/fleet.py) is taken for the same resources instead of being replaced (their children
+# inherit it; docs/fleet-scale.md, section 5).
+AT_A_MODELS_STACK_TOP_LEVEL = pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)

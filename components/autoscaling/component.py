@@ -17,7 +17,7 @@ from components.serving import builders as serving
 from components.settings.charts import ChartSource
 from components.settings.charts import chart_source as to_chart_source
 from components.settings.model import PlatformSettings
-from components.tokens import type_token
+from components.tokens import AT_A_MODELS_STACK_TOP_LEVEL, type_token
 
 CHART_KEY = "kedaChart"
 
@@ -96,7 +96,9 @@ class KedaAutoscaling(pulumi.ComponentResource):
             k8s.apiextensions.v1.CustomResourceDefinition(f"{name}-crd-{crd}", **body, opts=child)
             for crd, body in crd_bodies().items()
         ]
-        after_crds = child.merge(pulumi.ResourceOptions(depends_on=crds))
+        after_crds = child.merge(
+            pulumi.ResourceOptions(depends_on=crds, aliases=[AT_A_MODELS_STACK_TOP_LEVEL])
+        )
 
         self.scaled_objects = {}
         for spec in args.models:

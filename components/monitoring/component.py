@@ -50,7 +50,7 @@ from components.settings.charts import ChartSource
 from components.settings.charts import chart_source as to_chart_source
 from components.settings.model import LocalSettings, PlatformSettings
 from components.settings.monitoring import AlertRoute, PrometheusResources
-from components.tokens import type_token
+from components.tokens import AT_A_MODELS_STACK_TOP_LEVEL, type_token
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,9 @@ class MonitoringStack(pulumi.ComponentResource):
             watch = ModelMonitoring(
                 f"{spec.name}-monitoring",
                 ModelMonitoringArgs(spec, args.models_namespace, args.provider),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=crds),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=crds, aliases=[AT_A_MODELS_STACK_TOP_LEVEL]
+                ),
             )
             self.models[spec.name] = watch.alert_names
 

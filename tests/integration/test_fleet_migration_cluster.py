@@ -7,8 +7,9 @@ Checked: every Kubernetes object the one stack had is the same object afterwards
 from the API server) and no pod was replaced (no rollout); that `make up` neither creates nor
 deletes nor replaces anything; each models stack's state holds its model's objects and the
 platform's none of them, every object in exactly one stack; `make preview` with
-`--expect-no-changes` passes for the platform and both models stacks; `make destroy` removes the
-models stacks' objects before any of the platform's, and leaves none.
+`--expect-no-changes` passes for the platform and both models stacks. Then iris, dropped from
+the stacks file, moves back into the platform stack the same way, every object and pod kept.
+`make destroy` removes the models stacks' objects before any of the platform's, and leaves none.
 
 No charts: the copy is not beside ../shared/charts, so `local` renders none (as test_cluster.py's
 stack), and the test is about state, not charts. Figures go to build/fleet-migration-figures.json.
@@ -113,10 +114,8 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
         FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
 
 
-def test_every_object_is_the_same_object_and_no_pod_was_replaced(migrated: Migrated) -> None:
-    # The whole platform, not a part of it: namespaces, CRDs, admission and both models.
-    kinds = {obj.kind for obj in migrated.uids}
-    assert {"Namespace", "CustomResourceDefinition", "Deployment", "ScaledObject"} <= kinds, kinds
+def changed_uids(migrated: Migrated) -> dict[str, tuple[str, str]]:
+    """Each object of the one-stack deploy whose UID is not the one it had then."""
     discovery = Discovery(migrated.api)
     changed = {}
     for obj, before in migrated.uids.items():
@@ -126,7 +125,14 @@ def test_every_object_is_the_same_object_and_no_pod_was_replaced(migrated: Migra
             now = f"HTTP {error.status}"
         if now != before:
             changed[str(obj)] = (before, now)
-    assert not changed, changed
+    return changed
+
+
+def test_every_object_is_the_same_object_and_no_pod_was_replaced(migrated: Migrated) -> None:
+    # The whole platform, not a part of it: namespaces, CRDs, admission and both models.
+    kinds = {obj.kind for obj in migrated.uids}
+    assert {"Namespace", "CustomResourceDefinition", "Deployment", "ScaledObject"} <= kinds, kinds
+    assert not changed_uids(migrated)
     migrated.figures["uidsCompared"] = len(migrated.uids)
     # Nothing rolled out either: the Deployments' pods are the ones they had.
     assert migrated.pods, "both models serve before the move"
@@ -203,6 +209,34 @@ def test_a_second_preview_of_every_stack_plans_no_change(migrated: Migrated) -> 
     for stack in (PLATFORM, *MODELS_STACKS):
         assert f"| `{stack}` | summary below |" in summary, summary
     assert "[preview] one summary of" in output, output
+
+
+def test_a_model_assigned_back_to_the_platform_moves_back_keeping_every_object(
+    migrated: Migrated,
+) -> None:
+    """iris, dropped from the stacks file, moves from its models stack back into the platform's
+    (whose aliases take its ModelMonitoring and ScaledObjects for their own): every object and
+    pod is the one the one-stack deploy made, nothing is created or replaced, and the only
+    removal is the Kubernetes provider `state move` copied along, which then manages nothing."""
+    stacks_file = migrated.clone / "stacks" / f"{PLATFORM}.yaml"
+    stacks_file.write_text("modelStacks:\n  vision: [digits]\n")
+    output = timed(migrated.figures, "movingBackUpSeconds", migrated.clone, "up")
+    moved = rf"\[fleet\] iris: state of \d+ resources local\.models-tabular -> {PLATFORM}\n"
+    assert re.search(moved, output), output
+    assert not changed_uids(migrated)
+    assert pod_uids(migrated.api) == migrated.pods
+    changed = [step.group(0).strip() for step in CHANGED_STEP.finditer(output)]
+    assert all(re.match(r"- +pulumi:providers:kubernetes +\S+ +deleted", s) for s in changed), (
+        output
+    )
+    migrated.figures["movingBackRemoved"] = changed
+    platform = migrated.stack(PLATFORM)
+    assert {model_of(urn, list(MODELS)) for urn in platform.resource_urns()} >= {"iris"}
+    tabular = migrated.stack("local.models-tabular")
+    assert not [urn for urn in tabular.resource_urns() if model_of(urn, list(MODELS))]
+    assert not state_objects(tabular.state())
+    previewed = platform.pulumi("preview", "--expect-no-changes", check=False)
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
 
 
 class Vanishing:

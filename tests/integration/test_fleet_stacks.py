@@ -189,3 +189,33 @@ def test_a_change_the_platform_does_not_deploy_previews_the_models_stack_alone(
         assert platform.returncode == 0, platform.stdout + platform.stderr
     finally:
         spec.write_text(deployed)
+
+
+def test_a_model_assigned_back_to_the_platform_moves_back_and_keeps_every_object(
+    fleet: Fleet,
+) -> None:
+    """Without the stacks file (the one-stack layout again), `make up` moves digits' state from
+    its models stack back into the platform's, whose aliases take its resources for its own: no
+    object is created, replaced or deleted, the rendered files stay byte for byte, the models
+    stack holds none of digits' resources, and a second preview of the platform plans nothing."""
+    manifests = fleet.manifests()
+    fleet.write_stacks(None)
+    applied = make(fleet, "up")
+    output = applied.stdout + applied.stderr
+    assert applied.returncode == 0, output
+    assert f"[fleet] digits: state of 3 resources {MODELS_STACK} -> {PLATFORM}" in output, output
+    assert models_in(fleet.platform) == {"digits", "iris"}
+    assert models_in(fleet.models) == set()
+    # The platform's up: the moved resources renamed to the platform's URNs (aliases), nothing
+    # made or removed but the Kubernetes provider `state move` copied along (state only: it
+    # manages nothing any more).
+    changes = re.search(r"^Resources:\n((?: +.+\n)+)", applied.stdout, re.MULTILINE)
+    assert changes is not None, output
+    counted = dict(
+        (kind, int(count))
+        for count, kind in re.findall(r"(\d+) (created|updated|replaced|deleted)", changes[1])
+    )
+    assert counted.get("created", 0) == counted.get("replaced", 0) == 0, changes[1]
+    assert counted.get("deleted", 0) <= 1, changes[1]
+    assert fleet.manifests() == manifests
+    assert fleet.platform.preview_steps() == {}

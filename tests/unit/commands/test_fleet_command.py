@@ -20,7 +20,6 @@ from commands.fleet import (
     planned_moves,
 )
 from components.catalog.load import load_catalog
-from components.fleet.stacks import FleetStacksError
 from components.outputs import ADMITTED_IMAGES
 from components.serving.builders import image_tag
 from tests.support.mocks import ROOT
@@ -73,9 +72,11 @@ def test_moves_take_each_model_to_the_stack_the_file_assigns() -> None:
     ]
 
 
-def test_moving_a_model_back_into_the_platform_is_refused() -> None:
-    with pytest.raises(FleetStacksError, match="back into the platform stack is not supported"):
-        planned_moves("local", {"digits": "local"}, {"local.models-a": [SERVICE]})
+def test_a_model_assigned_to_no_models_stack_moves_back_into_the_platform() -> None:
+    here = {"local": [], "local.models-a": [SERVICE, MONITORING]}
+    assert planned_moves("local", {"digits": "local"}, here) == [
+        Move("digits", "local.models-a", "local", (SERVICE, MONITORING))
+    ]
 
 
 def test_a_change_inside_model_folders_affects_the_stacks_holding_them(tmp_path: Path) -> None:
