@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from commands.preview_summary import marker
+from commands.pr_comment import marker
 from toolchain.actionlint import WORKFLOWS, check, main, workflow_files
 from toolchain.gobuild import PROJECT_ROOT
 
