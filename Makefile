@@ -59,7 +59,8 @@ help:
 	@echo "make preview     pulumi preview --diff of STACK, with the policy pack, and its summary;"
 	@echo "                 saves its update plan to build/plan-STACK.json"
 	@echo "make up PLAN=build/plan-STACK.json [PLAN_DIGEST=sha256:...]"
-	@echo "                 apply that plan, or refuse and change nothing when the stack would differ"
+	@echo "                 apply that plan, or refuse and change nothing when the stack would differ;"
+	@echo "                 a fleet: PLAN_DIGEST is the fleet digest, and every stack's plan is bound"
 	@echo "make drift       refresh, then preview STACK: fails when the cluster drifted from the code"
 	@echo "make destroy     pulumi destroy of STACK"
 	@echo "make models      train (if missing) and gate every model; MODEL=name for one"
@@ -164,6 +165,13 @@ ENGINE_RUN := python -m commands.engine_run
 PLAN ?=
 PLAN_DIGEST ?=
 PLAN_CHECK = build/plan-check-$(STACK)
+# A fleet's plans (a platform stack with a stacks file) are bound as one: the manifest `make
+# preview` wrote beside PLAN names each stack's plan and its digest, and PLAN_DIGEST is the fleet
+# digest over it (below, `up`). Set for each stack's up-stack, which then checks its plan against
+# the manifest's digest for it.
+FLEET_MANIFEST ?=
+FLEET_PLAN = $(if $(and $(PLAN),$(if $(IS_MODELS_STACK),,$(wildcard $(FLEET_FILE)))),$(dir \
+	$(PLAN))plan-$(STACK)-fleet.json)
 
 # The recovery beside the policy config's making and check (one process, commands/fleet_ledger.py):
 # neither reads what the other writes, and a fleet's `make up` waits for them in every stack.
@@ -174,6 +182,7 @@ up-stack: stack
 	wait $$recovering || status=$${status/#0/1}; \
 	if test $$status -ne 0; then exit $$status; fi; \
 	$(if $(PLAN),python -m commands.plan_binding verify $(PLAN) \
+		$(if $(FLEET_MANIFEST),--fleet $(FLEET_MANIFEST) --stack $(STACK),) \
 		$(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),);,) \
 	if $(ON_CLUSTER); then echo "$(PULUMI) refresh --yes --skip-preview"; \
 		$(ENGINE_RUN) $(PULUMI) refresh --yes --skip-preview; fi; \
@@ -265,27 +274,39 @@ destroy-stack: stack
 # (build/preview-summary-STACK-fleet.md); `destroy` removes the models stacks first. Models stacks
 # run two at a time (each its own engine run and lock), each through the one-stack target with
 # STACK set to it, and all of them are tried: any failure fails the whole, after the others.
-# With PLAN, each models stack applies its own plan beside it (build/plan-<models stack>.json,
-# saved by the same `make preview`), and one without a plan (not previewed) is not applied;
-# PLAN_DIGEST binds the platform's plan only. A pull request that moves models between stacks
-# is refused with PLAN: its plans were made before the state moved (make up without PLAN).
+# With PLAN, the fleet's manifest beside it (build/plan-STACK-fleet.json, written by the same
+# `make preview`) is the source of truth: before any state move or engine run, its digest must be
+# PLAN_DIGEST (the fleet digest the fleet comment printed) and every plan it names must be there
+# with its digest (commands/plan_binding.py verify-fleet); then the stacks it lists are applied,
+# each with its own plan (build/plan-<stack>.json), checked again by up-stack against the
+# manifest's digest for it. A stack it does not list (not previewed) is not applied, whatever plan
+# file of it lies beside PLAN. A pull request that moves models between stacks is refused with
+# PLAN, nothing moved: its plans were made before the state moved (make up without PLAN). A
+# single stack (no stacks file), or a models stack named alone, binds its plan to PLAN_DIGEST.
 FLEET_MAKE = $(MAKE) --no-print-directory -k -j2 --output-sync=target
 up: stack
-	@$(if $(IS_MODELS_STACK),true,python -m commands.fleet move $(STACK))
-	@if test -n "$(PLAN)" -a ! -e "$(PLAN)" -a -z "$(IS_MODELS_STACK)" && \
-		ls $(dir $(PLAN))plan-$(STACK).models-*.json > /dev/null 2>&1; then \
-		echo "[fleet] $(STACK): no plan at $(PLAN) (not previewed: the change does not affect" \
-			"it), so not applied" >&2; \
-	else $(MAKE) --no-print-directory up-stack STACK=$(STACK); fi
-	@stacks="$(if $(IS_MODELS_STACK),,$(MODELS_STACKS))"; \
-	$(if $(PLAN),stacks=$$(for s in $$stacks; do if test -f $(dir $(PLAN))plan-$$s.json; \
-		then echo $$s; else echo "[fleet] $$s: no plan beside $(PLAN) (not previewed: the" \
-		"change does not affect it), so not applied" >&2; fi; done);,) \
-	test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
+	@$(if $(IS_MODELS_STACK),$(MAKE) --no-print-directory up-stack STACK=$(STACK),$(if \
+		$(FLEET_PLAN),$(BOUND_FLEET_UP),$(FLEET_UP)))
+
+# Every stack of the fleet (no stacks file: the platform alone), the state moves first.
+FLEET_UP = python -m commands.fleet move $(STACK) $(if $(PLAN),--refuse,); \
+	$(MAKE) --no-print-directory up-stack STACK=$(STACK); \
+	stacks="$(MODELS_STACKS)"; test -z "$$stacks" || $(FLEET_MAKE) $$(printf ' up@%s' $$stacks)
+
+# The stacks the fleet's manifest lists, after it and all their plans are checked. Assignments
+# of command substitutions, so that a failed check fails the recipe before anything runs.
+BOUND_FLEET_UP = models=$$(python -m commands.fleet models-stacks $(STACK)); \
+	applied=$$(python -m commands.plan_binding verify-fleet $(FLEET_PLAN) --plan $(PLAN) \
+		--stacks $(STACK) $$models $(if $(PLAN_DIGEST),--digest $(PLAN_DIGEST),)); \
+	python -m commands.fleet move $(STACK) --refuse; \
+	for s in $$applied; do if test "$$s" = "$(STACK)"; then \
+		$(MAKE) --no-print-directory up-stack STACK=$(STACK) FLEET_MANIFEST=$(FLEET_PLAN); fi; done; \
+	stacks=$$(for s in $$applied; do test "$$s" = "$(STACK)" || echo $$s; done); \
+	test -z "$$stacks" || $(FLEET_MAKE) FLEET_MANIFEST=$(FLEET_PLAN) $$(printf ' up@%s' $$stacks)
 
 up@%:
 	@$(MAKE) --no-print-directory up-stack STACK=$* FLEET_CHILD=1 \
-		$(if $(PLAN),PLAN=$(dir $(PLAN))plan-$*.json PLAN_DIGEST=,)
+		$(if $(PLAN),PLAN=$(dir $(PLAN))plan-$*.json,)
 
 preview: stack
 	@status=0; if test -n "$(IS_MODELS_STACK)" -o ! -f $(FLEET_FILE); then \
@@ -293,9 +314,11 @@ preview: stack
 	else \
 		stacks="$(PREVIEWED_STACKS)"; \
 		rm -f build/preview-$(STACK){,.models-*}.{jsonl,diff} build/plan-$(STACK){,.models-*}.json \
-			build/{policy-report,preview-summary}-$(STACK){,.models-*}.{json,md}; \
+			build/{policy-report,preview-summary}-$(STACK){,.models-*}.{json,md} \
+			build/plan-$(STACK)-fleet.json build/preview-summary-$(STACK)-fleet.md; \
 		$(FLEET_MAKE) $$(printf ' preview@%s' $$stacks) || status=1; \
-		python -m commands.fleet summary $(STACK) $$stacks \
+		failed=; test $$status -eq 0 || failed=--failed; \
+		python -m commands.fleet summary $(STACK) $$stacks $$failed \
 			$(if $(PREVIEW_SINCE),--since $(PREVIEW_SINCE),) > /dev/null || status=$${status/#0/1}; \
 		echo "[preview] one summary of $(STACK) and its models stacks:" \
 			"build/preview-summary-$(STACK)-fleet.md"; fi; \

@@ -8,12 +8,18 @@ docs/fleet-scale.md): the platform stack and the models stacks `stacks/<platform
                                                     # without REF, all of them
     python -m commands.fleet move STACK [--dry-run] # move the state of each model into the stack
                                                     # the file assigns it (below)
-    python -m commands.fleet summary STACK [PREVIEWED ...]
+    python -m commands.fleet move STACK --refuse    # with PLAN: fail, moving nothing, when a
+                                                    # model would move (the plans were made
+                                                    # before the move)
+    python -m commands.fleet summary STACK [PREVIEWED ...] [--failed]
                                                     # one PR comment from the summaries of the
                                                     # stacks PREVIEWED (STACK, its models
                                                     # stacks), the others named as not
                                                     # previewed; printed and written to
-                                                    # build/preview-summary-STACK-fleet.md
+                                                    # build/preview-summary-STACK-fleet.md; and
+                                                    # the manifest of their plans,
+                                                    # build/plan-STACK-fleet.json, whose digest
+                                                    # the comment prints (below)
 
 What a change can affect: a models stack's objects are built from its models' folders and from
 everything outside `models/` (components, config, policies, the stacks file). So a change that
@@ -30,6 +36,12 @@ ModelService, ModelMonitoring and ScaledObjects, each with its children) to the 
 creating that stack if needed. Moving a model back into the platform stack is refused: the
 platform registers its monitoring and ScaledObjects under other parents, which an alias of the
 platform program would have to name (not written yet); assign it to another models stack instead.
+
+What a fleet preview lets `make up PLAN=...` apply (commands/plan_binding.py): the plans of the
+stacks previewed, named with their digests in one manifest whose digest the comment prints. Only a
+preview that can be approved writes it: none when a stack's preview failed (`--failed`, or a plan
+missing or unreadable), when a plan cannot be bound (it creates a provider), or when models move
+between stacks (their plans were made before the move).
 
 A bad stacks file fails with its problems named by file and field (exit 2), before any engine
 runs.
@@ -52,6 +64,16 @@ from commands.backend_state import (
     read_deployment,
     stack_outputs,
 )
+from commands.plan_binding import (
+    PlanError,
+    fleet_digest,
+    fleet_manifest,
+    fleet_manifest_path,
+    load_plan,
+    provider_changes,
+    stack_plan_path,
+)
+from commands.pr_comment import marker
 from components.catalog.folders import model_names
 from components.facts.yaml_input import load_yaml
 from components.fleet.stacks import (
@@ -205,6 +227,19 @@ def move_models(project: Path, stack: str, dry_run: bool) -> list[Move]:
     return moves
 
 
+def move_refusal(moves: list[Move]) -> str:
+    """Why `make up PLAN=...` stops before a state move: every plan was made with the models where
+    they were, so after the move none of them is what the stacks would do."""
+    return "\n".join(
+        [
+            "[fleet] refused: with PLAN, no model may move between stacks: the approved plans "
+            "were made before the move; nothing was moved or applied:",
+            *(f"[fleet]   - {m.model}: {m.source} -> {m.dest}" for m in moves),
+            "[fleet] deploy this change with `make up` (without PLAN) after review of its preview",
+        ]
+    )
+
+
 def changed_paths(project: Path, since: str) -> list[str]:
     """Files changed between the commit `since` and the working tree (committed or not)."""
     result = subprocess.run(
@@ -310,24 +345,84 @@ def affected_stacks(project: Path, stack: str, changed: list[str]) -> list[str]:
     return platform + affected_models_stacks(project, stack, changed)
 
 
+def fleet_plan(
+    build: Path, platform: str, previewed: list[str], failed: bool, moves: list[Move]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The manifest of the plans a fleet preview saved in `build` (`previewed`: the stacks
+    previewed, the platform first) and the comment's lines saying what `make up PLAN=...` applies.
+    No manifest when none of it may be approved: a stack's preview `failed` or left no plan that
+    loads, a plan creates a provider, or models move between stacks first (`moves`)."""
+    if failed:
+        return None, ["**Fleet plan**: none to deploy (a stack's preview failed: see below).", ""]
+    plans: dict[str, str] = {}
+    problems: list[str] = []
+    unbindable: list[str] = []
+    for stack in previewed:
+        try:
+            plan = load_plan(stack_plan_path(build, stack))
+        except PlanError as error:
+            problems.append(str(error))
+            continue
+        plans[stack] = plan.digest
+        unbindable += [
+            f"`{stack}`: `{change.split(' ')[0].rsplit('::', 1)[-1]}`"
+            for change in provider_changes(plan)
+        ]
+    if problems:
+        return None, [
+            "**Fleet plan**: none to deploy: a previewed stack saved no usable plan "
+            f"({'; '.join(problems)}).",
+            "",
+        ]
+    if moves:
+        return None, [
+            "**Fleet plan**: none to bind: models move between stacks (below), and these plans "
+            "were made before the move, so `make up PLAN=...` refuses them; this change is "
+            "deployed with `make up` after review.",
+            "",
+        ]
+    if unbindable:
+        return None, [
+            "**Fleet plan** **cannot be bound**: a plan creates or replaces a provider "
+            f"({'; '.join(unbindable)}), which pulumi 3.215 cannot apply under a plan; this "
+            "change deploys unbound.",
+            "",
+        ]
+    manifest = fleet_manifest(platform, plans)
+    digest = fleet_digest(manifest)
+    return manifest, [
+        f"**Fleet plan** `{digest}`: `make up PLAN={stack_plan_path(Path('build'), platform)} "
+        f"PLAN_DIGEST={digest}` applies exactly the plans of the {len(plans)} stacks previewed "
+        f"below ({', '.join(f'`{s}`' for s in plans) or 'none'}), each checked against its "
+        f"digest in `{fleet_manifest_path(Path('build'), platform)}`, and nothing else: a stack "
+        "not previewed is not applied.",
+        "",
+    ]
+
+
 def fleet_summary(
     build: Path,
     platform: str,
     previewed: list[str],
     stacks: list[str],
     moves: list[Move] | None = None,
+    plan_lines: list[str] | None = None,
 ) -> tuple[str, bool]:
     """The PR comment of a preview of the `previewed` ones of `platform` and its models
-    `stacks`: each previewed stack's summary under its own heading, and whether every one was
-    there. A missing summary is said, never skipped: that stack's preview did not get as far as
-    writing one. Stacks not previewed are named with why."""
+    `stacks`: what `make up` applies (`plan_lines`, from fleet_plan), each previewed stack's
+    summary under its own heading, and whether every one was there. A missing summary is said,
+    never skipped: that stack's preview did not get as far as writing one. Stacks not previewed
+    are named with why. Its first line is the platform's hidden marker: the one comment of the
+    environment, which the deploy reads the fleet digest from."""
     every = [platform, *stacks]
     skipped = [stack for stack in every if stack not in previewed]
     previewed = [stack for stack in every if stack in previewed]
     parts = [
+        marker(platform),
         f"# Preview of {platform} and its models stacks: {len(previewed)} previewed, "
         f"{len(skipped)} not affected",
         "",
+        *(plan_lines or []),
         "| stack | preview |",
         "|---|---|",
     ]
@@ -371,14 +466,26 @@ def main(argv: list[str]) -> int:
     move = commands.add_parser("move")
     move.add_argument("stack")
     move.add_argument("--dry-run", action="store_true")
+    move.add_argument(
+        "--refuse", action="store_true", help="fail, moving nothing, when a model would move"
+    )
     summary = commands.add_parser("summary")
     summary.add_argument("stack")
     summary.add_argument("previewed", nargs="*")
     # Models move between stacks only when the stacks file changes: with the commit the preview
     # compares with, an unchanged file skips reading every stack's state for pending moves.
     summary.add_argument("--since")
+    summary.add_argument(
+        "--failed", action="store_true", help="a stack's preview failed: no plan to approve"
+    )
     args = parser.parse_args(argv[1:])
     try:
+        if args.command == "move" and args.refuse:
+            pending = pending_moves(PROJECT, args.stack)
+            if pending:
+                print(move_refusal(pending), file=sys.stderr)
+                return 1
+            return 0
         if args.command == "move":
             move_models(PROJECT, args.stack, dry_run=args.dry_run)
             return 0
@@ -404,7 +511,17 @@ def main(argv: list[str]) -> int:
     except FleetStacksError as error:
         print(f"[fleet] pending state moves unknown: {error}", file=sys.stderr)
         return 1
-    text, complete = fleet_summary(BUILD, args.stack, args.previewed, stacks, moves)
+    every = [args.stack, *stacks]
+    previewed = [stack for stack in every if stack in args.previewed]
+    summaries = all((BUILD / f"preview-summary-{stack}.md").is_file() for stack in previewed)
+    manifest, plan_lines = fleet_plan(
+        BUILD, args.stack, previewed, args.failed or not summaries, moves
+    )
+    manifest_path = fleet_manifest_path(BUILD, args.stack)
+    manifest_path.unlink(missing_ok=True)
+    if manifest is not None:
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    text, complete = fleet_summary(BUILD, args.stack, args.previewed, stacks, moves, plan_lines)
     out = BUILD / f"preview-summary-{args.stack}-fleet.md"
     out.write_text(text)
     print(text)

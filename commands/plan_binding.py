@@ -16,8 +16,20 @@ Step 2 exists because the engine's own check (3) acts per resource as the update
 measured here, an `up --plan` whose Deployment no longer matched its plan still applied the two
 other planned updates before it failed. The comparison refuses before any of them.
 
+A fleet (a platform stack and the models stacks `stacks/<platform>.yaml` lists) is bound as one:
+`make preview` writes, beside the stacks' plans, a manifest `plan-<platform>-fleet.json` naming
+each previewed stack and its plan's digest, and the fleet comment prints the **fleet digest**, the
+digest of the manifest's canonical content (`fleet_digest`). A stack absent from the manifest was
+not previewed and is not applied. `make up PLAN=plan-<platform>.json PLAN_DIGEST=<fleet digest>`
+checks the manifest and every plan it names before anything moves or runs (`verify-fleet`, which
+prints the stacks to apply), then each stack's `verify` checks its plan against the manifest's
+digest for it (`--fleet`): every stack is bound, not only the platform.
+
   python -m commands.plan_binding digest PLAN
   python -m commands.plan_binding verify PLAN [--digest sha256:HEX]
+  python -m commands.plan_binding verify PLAN --fleet MANIFEST --stack STACK [--digest FLEET]
+  python -m commands.plan_binding verify-fleet MANIFEST --plan PLAN --stacks PLATFORM ...
+                                               [--digest FLEET]
   python -m commands.plan_binding compare APPROVED FRESH
 """
 
@@ -207,6 +219,132 @@ def refusal(approved: Plan, found: list[str]) -> str:
     return "\n".join(lines)
 
 
+def stack_plan_path(plan_dir: Path, stack: str) -> Path:
+    """Where `make preview` saves a stack's plan (the Makefile's `--save-plan`): a fleet's plans
+    are read from beside each other, by stack name."""
+    return plan_dir / f"plan-{stack}.json"
+
+
+def fleet_manifest_path(plan_dir: Path, platform: str) -> Path:
+    return plan_dir / f"plan-{platform}-fleet.json"
+
+
+def fleet_manifest(platform: str, plans: dict[str, str]) -> dict[str, Any]:
+    """The manifest of a fleet preview: each previewed stack and its plan's digest."""
+    return {"platform": platform, "plans": dict(sorted(plans.items()))}
+
+
+def fleet_digest(manifest: dict[str, Any]) -> str:
+    """The digest reviewers approve for a fleet: over the manifest's content, not its file's
+    bytes, so that it names the plans whatever whitespace or key order a file is written with."""
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return digest_of(canonical.encode())
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    path: Path
+    platform: str
+    plans: dict[str, str]
+    """Stack to the digest of its plan; a stack not listed is not applied."""
+    digest: str
+
+
+def load_fleet_plan(path: Path) -> FleetPlan:
+    try:
+        raw = json.loads(path.read_bytes())
+    except OSError as error:
+        raise PlanError(
+            f"{path}: cannot read the fleet's plan manifest: {error.strerror} (`make preview` of "
+            "a fleet writes it beside the stacks' plans, unless a stack's preview failed)"
+        ) from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise PlanError(f"{path}: not a fleet plan manifest (not JSON: {error})") from error
+    plans = raw.get("plans") if isinstance(raw, dict) else None
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != {"platform", "plans"}
+        or not isinstance(raw["platform"], str)
+        or not isinstance(plans, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in plans.items())
+    ):
+        raise PlanError(
+            f"{path}: not a fleet plan manifest: expected exactly `platform` (a stack) and "
+            "`plans` (stack to sha256 digest)"
+        )
+    return FleetPlan(path, raw["platform"], dict(plans), fleet_digest(raw))
+
+
+def check_fleet_digest(fleet: FleetPlan, expected_digest: str | None) -> None:
+    if expected_digest and expected_digest != fleet.digest:
+        raise PlanError(
+            f"{fleet.path}: fleet digest {fleet.digest} is not the approved {expected_digest}: "
+            "these are not the plans the reviewed preview saved; nothing was applied"
+        )
+
+
+def check_fleet(
+    fleet: FleetPlan, expected_digest: str | None, plan: Path, stacks: list[str]
+) -> list[str]:
+    """The stacks a fleet's `make up PLAN=plan` applies, in `stacks`' order (the platform, then
+    its models stacks): those the manifest lists, once every plan it names is the one it names.
+    Every problem found is raised at once, each naming its file."""
+    check_fleet_digest(fleet, expected_digest)
+    platform = stacks[0]
+    problems = []
+    if fleet.platform != platform:
+        problems.append(f"{fleet.path}: the manifest of {fleet.platform}'s fleet, not {platform}'s")
+    if plan.resolve() != stack_plan_path(fleet.path.parent, platform).resolve():
+        problems.append(
+            f"{plan}: a fleet's plans are read as plan-<stack>.json beside their manifest: "
+            f"PLAN must be {stack_plan_path(fleet.path.parent, platform)}"
+        )
+    for stack in sorted(set(fleet.plans) - set(stacks)):
+        problems.append(
+            f"{fleet.path}: lists {stack}, which is not a stack of {platform}'s fleet "
+            f"(stacks/{platform}.yaml)"
+        )
+    for stack in [s for s in stacks if s in fleet.plans]:
+        try:
+            found = load_plan(stack_plan_path(fleet.path.parent, stack))
+            verify(found, fleet.plans[stack])
+        except PlanError as error:
+            problems.append(str(error))
+    if problems:
+        raise PlanError(
+            "the fleet's plans do not bind; nothing was applied:\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
+    return [stack for stack in stacks if stack in fleet.plans]
+
+
+def not_applied(fleet: FleetPlan, stacks: list[str]) -> list[str]:
+    """One line per stack of `stacks` the manifest does not list: it is not applied, and a plan
+    file of it beside the manifest (another run's, or a preview of that stack alone) is not used."""
+    lines = []
+    for stack in stacks:
+        if stack in fleet.plans:
+            continue
+        path = stack_plan_path(fleet.path.parent, stack)
+        lines.append(
+            f"[fleet] {stack}: not in the approved fleet plan (not previewed in the reviewed run), "
+            "so not applied"
+            + (f"; {path} is not one of its plans and is not used" if path.exists() else "")
+        )
+    return lines
+
+
+def stack_digest(fleet: FleetPlan, expected_digest: str | None, stack: str) -> str:
+    """The digest the approved fleet plan binds `stack`'s plan to."""
+    check_fleet_digest(fleet, expected_digest)
+    if stack not in fleet.plans:
+        raise PlanError(
+            f"{fleet.path}: the approved fleet plan does not list {stack} (not previewed in the "
+            "reviewed run), so no plan of it may be applied; nothing was applied"
+        )
+    return fleet.plans[stack]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("verify", help="check a plan before it is applied")
     check.add_argument("plan", type=Path)
     check.add_argument("--digest", help="the digest the reviewed preview printed")
+    check.add_argument(
+        "--fleet", type=Path, help="the fleet's manifest: --digest is then the fleet digest"
+    )
+    check.add_argument("--stack", help="with --fleet: whose plan PLAN is")
+    fleet = sub.add_parser(
+        "verify-fleet", help="check a fleet's manifest and plans; print the stacks to apply"
+    )
+    fleet.add_argument("manifest", type=Path)
+    fleet.add_argument("--plan", type=Path, required=True, help="PLAN: the platform's plan file")
+    fleet.add_argument(
+        "--stacks", nargs="+", required=True, help="the platform stack, then its models stacks"
+    )
+    fleet.add_argument("--digest", help="the fleet digest the reviewed comment printed")
     compare = sub.add_parser("compare", help="refuse when FRESH does what APPROVED does not")
     compare.add_argument("approved", type=Path)
     compare.add_argument("fresh", type=Path)
@@ -224,9 +375,27 @@ def main(argv: list[str] | None = None) -> int:
             print(load_plan(args.plan).digest)
             return 0
         if args.command == "verify":
+            expected = args.digest
+            if args.fleet is not None:
+                if not args.stack:
+                    parser.error("verify --fleet needs --stack")
+                expected = stack_digest(load_fleet_plan(args.fleet), args.digest, args.stack)
             plan = load_plan(args.plan)
-            verify(plan, args.digest)
+            verify(plan, expected)
             print(f"[plan] {plan.path}: {plan.digest}, {len(plan.resources)} resources planned")
+            return 0
+        if args.command == "verify-fleet":
+            manifest = load_fleet_plan(args.manifest)
+            applied = check_fleet(manifest, args.digest, args.plan, args.stacks)
+            # stdout is the list the Makefile applies; what it says to people goes to stderr.
+            print(
+                f"[plan] {manifest.path}: {manifest.digest}, the approved plans of "
+                f"{len(applied)} stacks: {', '.join(applied) or 'none'}",
+                file=sys.stderr,
+            )
+            for line in not_applied(manifest, args.stacks):
+                print(line, file=sys.stderr)
+            print("\n".join(applied))
             return 0
         approved, fresh = load_plan(args.approved), load_plan(args.fresh)
     except PlanError as error:

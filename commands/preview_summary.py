@@ -25,6 +25,7 @@ from typing import Any
 
 from commands import engine_events
 from commands.plan_binding import PlanError, load_plan, provider_changes
+from commands.pr_comment import marker
 from commands.prices import PriceTable, load_price_table
 from commands.rollout_section import rollout_section
 from commands.stack_state import model_tracks, totals
@@ -40,11 +41,6 @@ from commands.summary_sections import (
 # own lines around the summary.
 MAX_CHARS = 60_000
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def marker(stack: str) -> str:
-    """Hidden first line of the comment: the workflow finds its own comment by it and edits it."""
-    return f"<!-- gpu-model-platform preview: {stack} -->"
 
 
 def folded_diff(diff: str, room: int) -> list[str]:

@@ -5,7 +5,12 @@ the file and the field, with nothing changed; `python -m commands.fleet move` mo
 and nothing else; both stacks' previews then plan no change, the rendered manifests are the
 same files, byte for byte; the models stack's first `up` keeps every object, and `make preview`
 with `--expect-no-changes` passes for both stacks. A change to digits alone previews its models
-stack alone, the platform's preview planning no change.
+stack alone, the platform's preview planning no change. That fleet preview's comment prints one
+digest over the plans it saved (build/plan-local-fleet.json): `make up PLAN=build/plan-local.json
+PLAN_DIGEST=<it>` applies the models stack's plan and not the platform, and a models stack's plan
+swapped after the preview, or another fleet digest, is refused with neither stack changed.
+Last, without the stacks file, `make up` moves digits back into the platform stack, every object
+kept.
 
 The tests run in file order on one copy: each leaves the stacks as the next expects.
 """
@@ -23,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from commands.fleet import model_of
+from commands.plan_binding import fleet_digest
 from tests.support.engine import LocalStack, copy_repository, engine_env, run_make
 
 pytestmark = pytest.mark.engine
@@ -180,7 +186,7 @@ def test_a_change_the_platform_does_not_deploy_previews_the_models_stack_alone(
         assert previewed.returncode == 0, previewed.stdout + previewed.stderr
         build = fleet.clone / "build"
         summary = (build / f"preview-summary-{PLATFORM}-fleet.md").read_text()
-        assert summary.splitlines()[0].endswith(": 1 previewed, 1 not affected"), summary
+        assert summary.splitlines()[1].endswith(": 1 previewed, 1 not affected"), summary
         assert f"| `{MODELS_STACK}` | summary below |" in summary, summary
         assert f"| `{PLATFORM}` | not previewed: nothing it is built from changed" in summary
         assert (build / f"plan-{MODELS_STACK}.json").is_file()
@@ -191,6 +197,94 @@ def test_a_change_the_platform_does_not_deploy_previews_the_models_stack_alone(
         spec.write_text(deployed)
 
 
+FLEET_PLAN = "build/plan-local.json"
+
+
+def fleet_preview(fleet: Fleet, replicas_max: int) -> str:
+    """`make preview PREVIEW_SINCE=HEAD` after digits' replica ceiling is set to `replicas_max`
+    (the models stack alone is affected): the fleet digest its comment printed."""
+    spec = fleet.clone / "models" / "digits" / "model.yaml"
+    spec.write_text(
+        re.sub(r"\n  max: \d+\n", f"\n  max: {replicas_max}\n", spec.read_text(), count=1)
+    )
+    previewed = make(fleet, "preview", "PREVIEW_SINCE=HEAD")
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    build = fleet.clone / "build"
+    summary = (build / f"preview-summary-{PLATFORM}-fleet.md").read_text()
+    printed = re.findall(r"\*\*Fleet plan\*\* `(sha256:[0-9a-f]{64})`", summary)
+    assert len(printed) == 1, summary
+    assert f"`make up PLAN={FLEET_PLAN} PLAN_DIGEST={printed[0]}`" in summary, summary
+    manifest = json.loads((build / f"plan-{PLATFORM}-fleet.json").read_text())
+    assert list(manifest["plans"]) == [MODELS_STACK], manifest  # the platform was not previewed
+    assert fleet_digest(manifest) == printed[0]
+    return str(printed[0])
+
+
+def both_states(fleet: Fleet) -> tuple[dict[str, object], dict[str, object]]:
+    return fleet.platform.state()["deployment"], fleet.models.state()["deployment"]
+
+
+def resources(stack: LocalStack) -> dict[str, object]:
+    """URN to what the checkpoint holds of each resource: inputs and outputs."""
+    held = stack.state()["deployment"].get("resources") or []
+    return {r["urn"]: (r.get("inputs"), r.get("outputs")) for r in held}
+
+
+def acting(plan: Path) -> set[str]:
+    plans = json.loads(plan.read_text())["resourcePlans"]
+    # A models stack reads its platform (a StackReference) on every run: not a change.
+    return {urn for urn, entry in plans.items() if set(entry.get("steps") or []) - {"same", "read"}}
+
+
+def test_the_fleet_digest_applies_exactly_the_plans_of_the_stacks_previewed(fleet: Fleet) -> None:
+    digest = fleet_preview(fleet, 5)
+    platform = fleet.platform.state()["deployment"]
+    models = resources(fleet.models)
+    planned = acting(fleet.clone / "build" / f"plan-{MODELS_STACK}.json")
+    assert planned and all("digits" in urn for urn in planned), planned  # its replica ceiling
+    # A platform plan of another run beside PLAN: the manifest does not list it, so it is not used.
+    (fleet.clone / FLEET_PLAN).write_text(json.dumps({"resourcePlans": {}}))
+    applied = make(fleet, "up", f"PLAN={FLEET_PLAN}", f"PLAN_DIGEST={digest}")
+    output = applied.stdout + applied.stderr
+    assert applied.returncode == 0, output
+    assert f"the approved plans of 1 stacks: {MODELS_STACK}" in output, output
+    assert f"[fleet] {PLATFORM}: not in the approved fleet plan" in output, output
+    assert f"{FLEET_PLAN} is not one of its plans and is not used" in output, output
+    assert "[plan] the stack plans exactly the approved plan" in output, output
+    assert f"pulumi --non-interactive --stack {PLATFORM} up" not in output, output
+    after = resources(fleet.models)
+    assert {urn for urn in after if models.get(urn) != after[urn]} == planned
+    assert fleet.platform.state()["deployment"] == platform
+
+
+def test_a_swapped_models_plan_or_another_fleet_digest_is_refused_with_nothing_applied(
+    fleet: Fleet,
+) -> None:
+    first = (fleet.clone / "build" / f"plan-{MODELS_STACK}.json").read_bytes()
+    digest = fleet_preview(fleet, 6)
+    models_plan = fleet.clone / "build" / f"plan-{MODELS_STACK}.json"
+    before = both_states(fleet)
+    manifests = fleet.manifests()
+    # The models stack's plan swapped for the one of the run before (a stale artifact).
+    reviewed = models_plan.read_bytes()
+    models_plan.write_bytes(first)
+    refused = make(fleet, "up", f"PLAN={FLEET_PLAN}", f"PLAN_DIGEST={digest}")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "[plan] refused: the fleet's plans do not bind; nothing was applied" in output, output
+    assert f"build/plan-{MODELS_STACK}.json: digest sha256:" in output, output
+    assert "pulumi --non-interactive" not in refused.stdout, output  # no engine run
+    assert both_states(fleet) == before and fleet.manifests() == manifests
+    models_plan.write_bytes(reviewed)
+    other = "sha256:" + "0" * 64
+    refused = make(fleet, "up", f"PLAN={FLEET_PLAN}", f"PLAN_DIGEST={other}")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert f"fleet digest {digest} is not the approved {other}" in output, output
+    assert "pulumi --non-interactive" not in refused.stdout, output
+    assert both_states(fleet) == before and fleet.manifests() == manifests
+
+
 def test_a_model_assigned_back_to_the_platform_moves_back_and_keeps_every_object(
     fleet: Fleet,
 ) -> None:
@@ -198,6 +292,10 @@ def test_a_model_assigned_back_to_the_platform_moves_back_and_keeps_every_object
     its models stack back into the platform's, whose aliases take its resources for its own: no
     object is created, replaced or deleted, the rendered files stay byte for byte, the models
     stack holds none of digits' resources, and a second preview of the platform plans nothing."""
+    # The models stack as the working tree has it: the tests before leave digits' edits applied
+    # or refused, and an edit applied now would read as a change of the move.
+    caught_up = make(fleet, "up", f"STACK={MODELS_STACK}")
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
     manifests = fleet.manifests()
     fleet.write_stacks(None)
     applied = make(fleet, "up")

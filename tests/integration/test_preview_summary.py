@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from commands.engine_events import NotAnEventStream, read_events
-from commands.preview_summary import marker, render
+from commands.pr_comment import marker
+from commands.preview_summary import render
 from commands.prices import load_price_table
 from tests.support.engine import ROOT, LocalStack, copy_model, copy_repository, edit_spec, run_make
 from tests.support.mocks import record_gate

@@ -3,6 +3,8 @@ stacks file says, and one PR comment from the stacks' summaries."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,15 @@ from commands.fleet import (
     Move,
     affected_models_stacks,
     affected_stacks,
+    fleet_plan,
     fleet_summary,
     model_of,
     models_stacks,
+    move_refusal,
     planned_moves,
 )
+from commands.plan_binding import fleet_digest, load_plan
+from commands.pr_comment import marker
 from components.catalog.load import load_catalog
 from components.outputs import ADMITTED_IMAGES
 from components.serving.builders import image_tag
@@ -103,9 +109,11 @@ def test_the_pr_comment_has_every_stack_and_says_which_failed(tmp_path: Path) ->
     previewed = ["local.models-a", "local", "local.models-b"]  # the platform first, whatever order
     text, complete = fleet_summary(tmp_path, "local", previewed, stacks)
     assert not complete
-    assert text.splitlines()[0] == (
-        "# Preview of local and its models stacks: 3 previewed, 1 not affected"
-    )
+    # The environment's one comment, found by the platform's marker (upsert-comment.js).
+    assert text.splitlines()[:2] == [
+        marker("local"),
+        "# Preview of local and its models stacks: 3 previewed, 1 not affected",
+    ]
     assert "| `local.models-b` | **failed: its preview wrote no summary** |" in text
     assert "| `local.models-c` | not previewed: nothing it is built from changed" in text
     assert "## Stack `local.models-a`\n\ndigits: v1 -> v2" in text
@@ -175,3 +183,80 @@ def test_a_new_models_stack_gets_its_platforms_secrets_provider(tmp_path: Path) 
         "awskms://alias/x?region=r",
     ]
     assert secrets_provider_args(tmp_path, "local") == ["--secrets-provider", "passphrase"]
+
+
+def saved_plans(build: Path, stacks: list[str]) -> dict[str, str]:
+    """A plan of each stack where `make preview` saves it; stack to its digest."""
+    for index, stack in enumerate(stacks):
+        plan = {"config": {"n": index}, "resourcePlans": {f"{P}kubernetes:v1:ConfigMap::c": {}}}
+        (build / f"plan-{stack}.json").write_text(json.dumps(plan))
+    return {s: load_plan(build / f"plan-{s}.json").digest for s in stacks}
+
+
+def test_a_fleet_preview_binds_the_plans_of_the_stacks_previewed_by_one_digest(
+    tmp_path: Path,
+) -> None:
+    digests = saved_plans(tmp_path, ["local", "local.models-a", "local.models-b"])
+    manifest, lines = fleet_plan(tmp_path, "local", ["local", "local.models-b"], False, [])
+    # models-a was not previewed: its plan file (another run's) is not in the manifest.
+    assert manifest == {
+        "platform": "local",
+        "plans": {"local": digests["local"], "local.models-b": digests["local.models-b"]},
+    }
+    digest = fleet_digest(manifest)
+    assert lines[0] == (
+        f"**Fleet plan** `{digest}`: `make up PLAN=build/plan-local.json PLAN_DIGEST={digest}` "
+        "applies exactly the plans of the 2 stacks previewed below (`local`, `local.models-b`), "
+        "each checked against its digest in `build/plan-local-fleet.json`, and nothing else: a "
+        "stack not previewed is not applied."
+    )
+    (tmp_path / "preview-summary-local.md").write_text("platform\n")
+    (tmp_path / "preview-summary-local.models-b.md").write_text("b\n")
+    text, complete = fleet_summary(
+        tmp_path,
+        "local",
+        ["local", "local.models-b"],
+        ["local.models-a", "local.models-b"],
+        plan_lines=lines,
+    )
+    assert complete and f"\n**Fleet plan** `{digest}`" in text, text
+    # What .github/scripts/approved-plan.sh reads from the comment: the fleet digest alone.
+    assert re.findall(r"Fleet plan\*\* `(sha256:[0-9a-f]{64})`", text) == [digest]
+    # Another plan of a previewed stack is another fleet digest.
+    saved_plans(tmp_path, ["local.models-a", "local.models-b", "local"])
+    again, _ = fleet_plan(tmp_path, "local", ["local", "local.models-b"], False, [])
+    assert again is not None and fleet_digest(again) != digest
+
+
+def test_a_fleet_preview_that_failed_or_cannot_be_bound_offers_no_digest(tmp_path: Path) -> None:
+    saved_plans(tmp_path, ["local", "local.models-a"])
+    previewed = ["local", "local.models-a"]
+    failed = fleet_plan(tmp_path, "local", previewed, True, [])
+    assert failed == (
+        None,
+        ["**Fleet plan**: none to deploy (a stack's preview failed: see below).", ""],
+    )
+    move = Move("digits", "local", "local.models-a", (SERVICE,))
+    manifest, lines = fleet_plan(tmp_path, "local", previewed, False, [move])
+    assert manifest is None and "none to bind: models move between stacks" in lines[0]
+    (tmp_path / "plan-local.models-a.json").write_text("{")
+    manifest, lines = fleet_plan(tmp_path, "local", previewed, False, [])
+    assert manifest is None and "none to deploy: a previewed stack saved no usable plan" in lines[0]
+    assert "plan-local.models-a.json: not an update plan" in lines[0], lines
+    provider = f"{P}pulumi:providers:kubernetes::models-k8s"
+    created = {"resourcePlans": {provider: {"steps": ["create"]}}}
+    (tmp_path / "plan-local.models-a.json").write_text(json.dumps(created))
+    manifest, lines = fleet_plan(tmp_path, "local", previewed, False, [])
+    assert manifest is None, manifest
+    assert lines[0].startswith(
+        "**Fleet plan** **cannot be bound**: a plan creates or replaces a "
+        "provider (`local.models-a`: `models-k8s`)"
+    ), lines
+    for found in (failed[1], lines):
+        assert not re.search(r"Fleet plan\*\* `sha256:", found[0]), found
+
+
+def test_with_plan_a_pending_move_is_refused_naming_each_model() -> None:
+    text = move_refusal([Move("digits", "local", "local.models-a", (SERVICE,))])
+    assert "nothing was moved or applied" in text
+    assert "[fleet]   - digits: local -> local.models-a" in text

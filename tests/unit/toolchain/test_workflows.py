@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from commands.preview_summary import marker
+from commands.pr_comment import marker
 from toolchain.actionlint import WORKFLOWS, check, main, workflow_files
 from toolchain.gobuild import PROJECT_ROOT
 
@@ -107,11 +107,24 @@ def test_each_job_runs_the_projects_make_targets() -> None:
         assert up["env"]["PLAN"] == "${{ steps.plan.outputs.plan }}", job
         assert up["env"]["PLAN_DIGEST"] == "${{ steps.plan.outputs.digest }}", job
     kept = [s for s in steps(preview) if str(s.get("uses", "")).startswith("actions/upload-")]
-    assert [s["with"]["path"] for s in kept] == ["build/plan-${{ matrix.stack }}.json"]
+    # A fleet's plans and their manifest too, side by side as `make up PLAN=...` reads them.
+    assert [s["with"]["path"].splitlines() for s in kept] == [
+        [
+            "build/plan-${{ matrix.stack }}.json",
+            "build/plan-${{ matrix.stack }}.models-*.json",
+            "build/plan-${{ matrix.stack }}-fleet.json",
+        ]
+    ]
     assert kept[0]["with"]["name"] == "plan-${{ matrix.stack }}"
-    assert "grep -o 'Update plan\\*\\* `sha256:" in (
-        (PROJECT_ROOT / ".github" / "scripts" / "approved-plan.sh").read_text()
-    )
+    comment = next(s for s in steps(preview) if s.get("name") == "Comment the summary")
+    assert comment["env"]["SUMMARY_FILE"] == "${{ steps.summary.outputs.file }}"
+    which = next(s for s in steps(preview) if s.get("id") == "summary")
+    assert "build/preview-summary-$STACK-fleet.md" in which["run"]
+    # The digest the deploy requires is the one the comment prints: a fleet's is its fleet digest.
+    script = (PROJECT_ROOT / ".github" / "scripts" / "approved-plan.sh").read_text()
+    assert """kind='Update plan'""" in script
+    assert """if [ -f "stacks/$STACK.yaml" ]; then kind='Fleet plan'; fi""" in script
+    assert """grep -o "$kind"'\\*\\* `sha256:[0-9a-f]\\{64\\}`'""" in script
 
     assert "schedule" in drift["on"]
     assert drift["jobs"]["drift"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
