@@ -33,9 +33,10 @@ before any engine run, so the platform's `up` does not delete what the models st
 create again. For each model whose resources are in another stack than the file assigns (the
 platform, or another models stack), `pulumi state move` takes its top-level resources (its
 ModelService, ModelMonitoring and ScaledObjects, each with its children) to the assigned stack,
-creating that stack if needed. Moving a model back into the platform stack is refused: the
-platform registers its monitoring and ScaledObjects under other parents, which an alias of the
-platform program would have to name (not written yet); assign it to another models stack instead.
+creating that stack if needed. A model the file assigns to no models stack moves back into the
+platform stack the same way: the platform registers its monitoring and ScaledObjects under its
+own components, with an alias of a models stack's top level (components/tokens.py), so the engine
+renames them there instead of replacing them.
 
 What a fleet preview lets `make up PLAN=...` apply (commands/plan_binding.py): the plans of the
 stacks previewed, named with their digests in one manifest whose digest the comment prints. Only a
