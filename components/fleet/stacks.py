@@ -96,6 +96,7 @@ class FleetStacks:
     """The file it came from (relative to the project), for messages."""
     models_stacks: Mapping[str, tuple[str, ...]]
     """Each models stack's name and its models, in the file's order."""
+    max_models_per_stack: int = DEFAULT_MAX_MODELS_PER_STACK
 
     def models_of(self, role: StackRole) -> frozenset[str] | None:
         """The models `role`'s stack deploys, or None: the platform stack deploys every model
@@ -180,6 +181,7 @@ def parse_fleet_stacks(text: str, source: str, models: Collection[str]) -> Fleet
     return FleetStacks(
         source=source,
         models_stacks={name: tuple(listed) for name, listed in parsed.model_stacks.items()},
+        max_models_per_stack=parsed.max_models_per_stack,
     )
 
 
