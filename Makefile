@@ -161,7 +161,10 @@ ENGINE_RUN := python -m commands.engine_run
 # (after the refresh, on a cluster) and that fresh plan must be the approved one, resource by
 # resource, before `pulumi up --plan FILE` runs; the engine then refuses any step beyond the plan.
 # `up --plan` is an experimental flag of the pinned CLI (hidden from its help unless
-# PULUMI_EXPERIMENTAL is set; accepted without it).
+# PULUMI_EXPERIMENTAL is set; accepted without it). It runs with --skip-preview: the preview just
+# before it ran the program and the policy pack (mandatory ones included) over this very plan, and
+# up's own preview would run both a third time for nothing it does not check (a fleet-wide deploy
+# ran the program and the pack three times a stack).
 PLAN ?=
 PLAN_DIGEST ?=
 PLAN_CHECK = build/plan-check-$(STACK)
@@ -193,8 +196,8 @@ up-stack: stack
 			echo "[plan] refused: the stack's preview failed now (above), so it cannot be the" \
 				"approved plan; nothing was applied" >&2; exit 1; }; \
 		python -m commands.plan_binding compare $(PLAN) $(PLAN_CHECK).json; \
-		echo "$(PULUMI) up --yes $(POLICIES) --plan $(PLAN)"; \
-		$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES) --plan $(PLAN); \
+		echo "$(PULUMI) up --yes --skip-preview $(POLICIES) --plan $(PLAN)"; \
+		$(ENGINE_RUN) $(PULUMI) up --yes --skip-preview $(POLICIES) --plan $(PLAN); \
 	else echo "$(PULUMI) up --yes $(POLICIES)"; \
 		$(ENGINE_RUN) $(PULUMI) up --yes $(POLICIES); fi
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from commands.engine_events import read_events
-from policies.support import resource_id
+from policies.kube import resource_id
 
 
 def previewed_objects(events: list[dict[str, Any]]) -> set[str]:

@@ -6,6 +6,18 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+
+def resource_id(resource_type: str, props: Mapping[str, Any]) -> str:
+    """How an exemption, and the policy report, name an object: `Kind namespace/name`, or `Kind
+    name` if cluster-wide. Here rather than in policies.support so that the commands naming
+    objects on every `make preview` (commands/policy_report.py) need not import pulumi_policy."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    metadata = props.get("metadata") if isinstance(props, Mapping) else None
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    name, namespace = metadata.get("name") or "(unnamed)", metadata.get("namespace")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 # Resource types whose objects carry a pod template, and where it sits.
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),

@@ -18,6 +18,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from policies.kube import resource_id
+
 PACK_NAME = "gpu-model-platform"
 
 # Every resource rule takes `exemptions` in its config: findings a named object may have, each
@@ -43,15 +45,6 @@ EXEMPTIONS_SCHEMA: dict[str, Any] = {
         },
     },
 }
-
-
-def resource_id(resource_type: str, props: Mapping[str, Any]) -> str:
-    """How an exemption names an object: `Kind namespace/name`, or `Kind name` if cluster-wide."""
-    kind = resource_type.rsplit(":", 1)[-1]
-    metadata = props.get("metadata") if isinstance(props, Mapping) else None
-    metadata = metadata if isinstance(metadata, Mapping) else {}
-    name, namespace = metadata.get("name") or "(unnamed)", metadata.get("namespace")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
 
 
 def apply_exemptions(

@@ -24,9 +24,9 @@ from components.facts.mirrors import UPSTREAM_BY_HOST
 from components.monitoring.crds import CrdLoader
 from components.monitoring.scrape import GPU_MEMORY_USED_MIB, GPU_UTIL
 from components.monitoring.values import GRAFANA_ADMIN_SECRET as ADMIN
+from policies.kube import resource_id
 from policies.rules import ALL
 from policies.rules.kubernetes.image_provenance import RULE as IMAGE_PROVENANCE
-from policies.support import resource_id
 from tests.support.engine import ROOT, SKIP_CHECKPOINTS, LocalStack
 from tests.support.monitoring_checks import selects
 from tests.support.policy_config import findings, rule_settings

@@ -24,7 +24,8 @@ from components.facts.versions import NVIDIA_DEVICE_PLUGIN
 from components.settings.charts import local_chart_problem
 from components.target.cluster import DEVICE_PLUGIN
 from policies.docs import environment_config
-from policies.support import EXEMPTIONS_KEY, resource_id
+from policies.kube import resource_id
+from policies.support import EXEMPTIONS_KEY
 from tests.support.engine import ROOT
 from tests.support.parity import EngineVerdicts, PackPreview
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from policies.docs import environment_config
-from policies.support import EXEMPTIONS_KEY, Rule, apply_exemptions, resource_id
+from policies.kube import resource_id
+from policies.support import EXEMPTIONS_KEY, Rule, apply_exemptions
 
 
 def rule_settings(rule: Rule, environment: str) -> dict[str, Any]:
