@@ -46,3 +46,7 @@ SIMULATED_CPU_USAGE = "gpu-model-platform/simulated-cpu-usage"
 # to the version loaded and warm, and the startup probe's budget; the PR summary reads the first.
 EXPECTED_READY_ANNOTATION = "gpu-model-platform/expected-ready-seconds"
 STARTUP_BUDGET_ANNOTATION = "gpu-model-platform/startup-budget-seconds"
+
+# The Kubernetes provider's await override: what must hold before `pulumi up` calls an object
+# ready, instead of its built-in rule (components/facts/rollout.py: ROLLOUT_COMPLETE, why).
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"

@@ -28,6 +28,27 @@ ROLLING_UPDATE: Final[dict[str, dict[str, int]]] = {
 }
 # Kubernetes' default maxSurge when a RollingUpdate names none.
 DEFAULT_MAX_SURGE: Final = "25%"
+
+# When `pulumi up` may call a Deployment's rollout done (its `pulumi.com/waitFor` annotation,
+# labels.WAIT_FOR_ANNOTATION): `kubectl rollout status`'s rule. Every replica the Deployment now
+# wants runs the new template, no old pod is left, and every one is available; or it wants none
+# and has none (a model KEDA scaled to zero). The Kubernetes provider checks first that the
+# controller has observed the Deployment's generation (.status.observedGeneration), so status from
+# before the update cannot satisfy it. The provider's own Deployment await (pulumi-kubernetes 4.25,
+# await/deployment.go) does not check that for apps/v1: read right after the update, before the
+# controller has bumped the revision, the old ReplicaSet's readiness counted as the rollout's, and
+# a rollout that never became ready was reported done (seen in CI: `up` succeeded in 0.7 s while
+# version 1's pods stayed unready). spec.replicas is read from the live object, where the HPA
+# sets it. The expression is RFC 9535 JSONPath, as the provider parses it: a filter over
+# .metadata's members selects them all or none, so it holds exactly when the predicate does.
+# Written without blanks: the provider's parser (github.com/theory/jsonpath v0.9.0) skips blank
+# space before the first `&&` or `||` of a run only, and refused the spaced form.
+ROLLOUT_COMPLETE: Final = (
+    "jsonpath={.metadata[?("
+    "$.status.updatedReplicas==$.spec.replicas&&$.status.replicas==$.spec.replicas"
+    "&&$.status.availableReplicas==$.spec.replicas"
+    ")||($.spec.replicas==0&&!$.status.replicas)]}"
+)
 REMEDY: Final = (
     "set `rollout.strategy: replace` in its model.yaml (maxSurge 0, maxUnavailable 1: each old "
     "pod goes before its replacement starts, so the rollout needs no free GPU; allowed with "

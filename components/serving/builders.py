@@ -15,7 +15,7 @@ from components.catalog.gate_record import StartupMeasurement
 from components.catalog.spec import Batching, ModelSpec, TrackReplicas, canary_split
 from components.facts import labels
 from components.facts.gpu import GPU_RESOURCE, gpu_node_affinity, gpu_toleration
-from components.facts.rollout import ROLLING_UPDATE
+from components.facts.rollout import ROLLING_UPDATE, ROLLOUT_COMPLETE
 from components.facts.versions import TF_SERVING_IMAGE, TF_SERVING_VERSION
 from components.serving.startup import StartupBudget, startup_budget
 
@@ -294,6 +294,7 @@ def deployment(
     annotations = {
         labels.EXPECTED_READY_ANNOTATION: str(startup.expected_ready_seconds),
         labels.STARTUP_BUDGET_ANNOTATION: str(startup.budget_seconds),
+        labels.WAIT_FOR_ANNOTATION: ROLLOUT_COMPLETE,
     }
     return {
         "metadata": {

@@ -786,7 +786,12 @@ def test_a_rollout_that_never_becomes_ready_fails_and_the_old_version_keeps_serv
             output + f"\nversion 1 pods ready: {[is_ready(p) for p in v1_pods]}"
         )
         assert "Deployment (iris-stable)" in diagnostics, output
-        assert "'iris-stable' timed out waiting to be Ready" in diagnostics, output
+        # Its await is the Deployment's waitFor (components/facts/rollout.py: ROLLOUT_COMPLETE).
+        timed_out = (
+            '"models/iris-stable" failed to fully initialize or become live: '
+            "timed out waiting for the condition"
+        )
+        assert timed_out in diagnostics, output
         assert failed_after < ROLLOUT_TIMEOUT + 60
         # Version 2 kept every one of its ready replicas throughout.
         assert sampler.lowest_ready_of("2") == min_replicas("iris"), [

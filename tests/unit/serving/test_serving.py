@@ -10,6 +10,7 @@ import pytest
 
 from components.catalog.spec import ModelSpec, Rollout
 from components.facts import gpu, labels
+from components.facts.rollout import ROLLOUT_COMPLETE
 from components.facts.types import MAX_MODEL_NAME_LENGTH
 from components.facts.versions import KUBERNETES_VERSION
 from components.serving import builders as serving
@@ -249,3 +250,23 @@ def test_a_name_one_over_the_limit_would_break_the_service_name() -> None:
     spec = longest_name_spec(MAX_MODEL_NAME_LENGTH + 1)
     problems = [p for manifest in manifests(spec) for p in name_problems(manifest)]
     assert problems == [f"Service '{spec.name}-serving' is not a DNS-1035 label"]
+
+
+@pytest.mark.parametrize("model", ["iris", "digits"])
+def test_up_waits_for_the_whole_rollout_through_the_waitfor_annotation(model: str) -> None:
+    # The provider's own Deployment await could take status from before the update for the
+    # rollout's (components/facts/rollout.py: ROLLOUT_COMPLETE); this one is checked against the
+    # live object's observed generation, spec.replicas and replica counts. What the simulated
+    # cluster shows of it: tests/integration/test_cluster.py, the rollout that never gets ready.
+    spec = spec_of(model)
+    annotations = serving.deployment(spec, only_track(spec), "models", "cfg")["metadata"][
+        "annotations"
+    ]
+    expression = annotations[labels.WAIT_FOR_ANNOTATION]
+    assert expression == ROLLOUT_COMPLETE
+    # The provider splits "jsonpath={path}=value" on a single '=' and its parser refuses blanks
+    # before a second '&&': the expression has neither.
+    assert "=" not in expression.removeprefix("jsonpath=").replace("==", "")
+    assert " " not in expression
+    for field in ("updatedReplicas", "availableReplicas", "replicas"):
+        assert f"$.status.{field}==$.spec.replicas" in expression
