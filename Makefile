@@ -119,6 +119,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-models.txt requ
 
 setup: toolchain crds $(VENV)/.runtime
 
+# A run killed while a file backend saved a state file can leave that file's attributes sidecar
+# (<stack>.json.attrs) empty: gocloud's fileblob (v0.37, in pulumi 3.215) writes the state by
+# rename but the sidecar in place, and every CLI command then fails with "failed to load
+# checkpoint: EOF" before commands/recover.py could run. The sidecar holds only a content type and
+# an MD5, and fileblob reads a file without one, so an empty one is removed, and said, first.
+FILE_BACKEND = $(patsubst file://%,%,$(filter file://%,$(PULUMI_BACKEND_URL)))
+
 # A mistyped STACK must not create a new, empty stack: only stacks with a file exist. grep reads
 # the whole list (no -q): `grep -q` exits at the first match, and with pipefail the writer's broken
 # pipe on the rest failed the check (seen in `make destroy` with PYTHONUNBUFFERED set).
@@ -130,6 +137,9 @@ stack: $(if $(FLEET_CHILD),,setup)
 		| grep -xF "$(STACK)" > /dev/null || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml" \
 		"lists no such models stack" >&2; exit 2; },true)
 	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
+	@$(if $(FILE_BACKEND),if test -d $(FILE_BACKEND)/.pulumi; then \
+		find $(FILE_BACKEND)/.pulumi -name '*.attrs' -size 0 -print -delete | sed \
+		's/^/[recover] removed an empty attributes file a killed run left (state kept): /' >&2; fi,true)
 	@pulumi stack select --non-interactive --create $(STACK) \
 		$(if $(filter local,$(PLATFORM)),--secrets-provider passphrase,)
 

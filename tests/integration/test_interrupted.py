@@ -105,3 +105,23 @@ def test_plugins_of_a_run_killed_with_its_runner_are_stopped_by_the_next_engine_
         assert " plugin processes still running: " in preview.stdout, preview.stdout
     survivors = [p for p in left if alive(p)]
     assert not survivors, f"outlived the next engine command: {survivors}\n{preview.stdout}"
+
+
+def test_an_empty_state_attributes_file_a_killed_run_left_is_removed_and_said(
+    clone: Path,
+) -> None:
+    """A kill while the file backend saved the state can leave the state file's attributes
+    sidecar empty (seen in a full run of the suite, after kill_up_and_its_runner): every CLI
+    command then failed with "failed to load checkpoint: EOF". `make` removes it before the CLI
+    reads the state."""
+    first = run_make(clone, "preview")
+    assert first.returncode == 0, first.stdout + first.stderr
+    (attributes,) = (clone / ".pulumi-state" / ".pulumi" / "stacks").rglob("local.json.attrs")
+    state = attributes.with_suffix("").read_bytes()
+    attributes.write_bytes(b"")
+    again = run_make(clone, "preview")
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output
+    said = "[recover] removed an empty attributes file a killed run left (state kept): "
+    assert said + str(attributes) in again.stderr, output
+    assert attributes.with_suffix("").read_bytes() == state
