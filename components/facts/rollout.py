@@ -37,10 +37,11 @@ DEFAULT_MAX_SURGE: Final = "25%"
 # before the update cannot satisfy it. The provider's own Deployment await (pulumi-kubernetes 4.25,
 # await/deployment.go) does not check that for apps/v1: read right after the update, before the
 # controller has bumped the revision, the old ReplicaSet's readiness counted as the rollout's, and
-# a rollout that never became ready was reported done (seen in CI: `up` succeeded in 0.7 s while
-# version 1's pods stayed unready). spec.replicas is read from the live object, where the HPA
-# sets it. The expression is RFC 9535 JSONPath, as the provider parses it: a filter over
-# .metadata's members selects them all or none, so it holds exactly when the predicate does.
+# a rollout that never became ready was reported done (seen in a run of the suite: `up`
+# succeeded in 0.7 s while version 1's pods stayed unready). spec.replicas is read from the live
+# object, where the HPA sets it. The expression is RFC 9535 JSONPath, as the provider parses
+# it: a filter over .metadata's members selects them all or none, so it holds exactly when the
+# predicate does.
 # Written without blanks: the provider's parser (github.com/theory/jsonpath v0.9.0) skips blank
 # space before the first `&&` or `||` of a run only, and refused the spaced form.
 ROLLOUT_COMPLETE: Final = (
