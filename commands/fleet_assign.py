@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from commands.fleet import PROJECT
 from components.catalog.folders import model_names
 from components.catalog.load import MAX_SPEC_BYTES, SPEC_FILE, parse_spec
 from components.facts.yaml_input import InputError, read_bounded
@@ -38,8 +39,6 @@ from components.fleet.stacks import (
     parse_fleet_stacks,
     stack_role,
 )
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 SHARED_STACK = "shared"
 # Room for a "-<n>" suffix within a DNS label (63 characters).
