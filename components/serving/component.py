@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components.catalog.load import CatalogEntry
@@ -18,6 +17,8 @@ from components.settings.model import PlatformSettings
 from components.tokens import type_token
 
 if TYPE_CHECKING:
+    import pulumi_docker as docker
+
     from components.target.cluster import ClusterPath
 
 DOCKERFILE = Path(__file__).with_name("model-image.Dockerfile")
@@ -67,18 +68,20 @@ def image_reference(
     return serving.image_reference(registry, entry.spec, version, digest)
 
 
-def image_build_args(
-    entry: CatalogEntry,
-    version: int,
-    registry: str | pulumi.Output[str],
-    credentials: docker.RegistryArgs | None = None,
-) -> docker.ImageArgs:
-    spec = entry.spec
-    return docker.ImageArgs(
-        image_name=image_reference(entry, version, registry),
-        registry=credentials,
+def built_image(
+    name: str, args: ModelServiceArgs, version: int, parent: pulumi.Resource
+) -> pulumi.Resource:
+    """The image of `version`, built and pushed by pulumi-docker."""
+    # Imported here, not at the top: only a stack that builds images needs pulumi-docker, and
+    # every engine run of every other stack would pay for its import (docs/fleet-scale.md).
+    import pulumi_docker as docker
+
+    spec = args.entry.spec
+    build = docker.ImageArgs(
+        image_name=image_reference(args.entry, version, args.registry),
+        registry=args.registry_credentials,
         build=docker.DockerBuildArgs(
-            context=str(entry.directory),
+            context=str(args.entry.directory),
             dockerfile=str(DOCKERFILE),
             platform="linux/amd64",
             args={
@@ -90,6 +93,7 @@ def image_build_args(
         # A preview must not need a Docker engine; the image is built when it ships.
         build_on_preview=False,
     )
+    return docker.Image(name, build, opts=pulumi.ResourceOptions(parent=parent))
 
 
 class ModelService(pulumi.ComponentResource):
@@ -113,15 +117,7 @@ class ModelService(pulumi.ComponentResource):
         for version in spec.served_versions:
             images[version] = image_reference(args.entry, version, args.registry)
             if args.build_images:
-                pushed.append(
-                    docker.Image(
-                        f"{name}-image-v{version}",
-                        image_build_args(
-                            args.entry, version, args.registry, args.registry_credentials
-                        ),
-                        opts=pulumi.ResourceOptions(parent=self),
-                    )
-                )
+                pushed.append(built_image(f"{name}-image-v{version}", args, version, self))
 
         account_body = serving.service_account(spec, namespace)
         account = k8s.core.v1.ServiceAccount(

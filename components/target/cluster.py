@@ -11,28 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components import outputs
-from components.aws.cluster import (
-    AwsCluster,
-    AwsClusterArgs,
-    aws_provider,
-    ecr_push_credentials,
-    ecr_registry_prefix,
-)
-from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
-from components.aws.eks import EksCluster
 from components.facts.versions import NVIDIA_DEVICE_PLUGIN
 from components.settings.charts import ChartSource, chart_source
 from components.settings.model import LocalSettings, PlatformSettings
 from components.target.local import LocalCluster, LocalClusterArgs, provider_args
 from components.target.namespaces import PlatformNamespaces
 from components.tokens import type_token
+
+if TYPE_CHECKING:
+    import pulumi_docker as docker
+
+# components.aws, and with it pulumi-aws and pulumi-docker, is imported by the functions that
+# build on AWS, not here: a local stack never needs them, and each engine run of every local
+# stack paid about 0.1 CPU-second to import them (docs/fleet-scale.md, section 8).
 
 DEVICE_PLUGIN = "nvidia-device-plugin"
 
@@ -65,6 +62,8 @@ def build_cluster(settings: PlatformSettings, models: Sequence[str]) -> ClusterP
                 outputs.RENDER_DIRECTORY: local.render_directory,
             },
         )
+    from components.aws.cluster import AwsCluster, AwsClusterArgs
+
     cluster = AwsCluster("aws", AwsClusterArgs.from_settings(settings, models, pulumi.get_stack()))
     return ClusterPath(
         provider=cluster.provider,
@@ -89,6 +88,8 @@ def with_device_plugin(cluster: ClusterPath, namespaces: PlatformNamespaces) -> 
     and chart pods wait for GPUs to be advertised."""
     if cluster.device_plugin_chart is None:
         return cluster
+    from components.aws.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+
     plugin = NvidiaDevicePlugin(
         DEVICE_PLUGIN,
         NvidiaDevicePluginArgs(provider=cluster.provider, chart=cluster.device_plugin_chart),
@@ -108,10 +109,13 @@ def with_device_plugin(cluster: ClusterPath, namespaces: PlatformNamespaces) -> 
 # replacement (docs/fleet-scale.md, section 5).
 ProviderParents = tuple[tuple[str, str], ...]
 LOCAL_PROVIDER_PARENTS: ProviderParents = ((type_token("target", LocalCluster), "local"),)
-AWS_PROVIDER_PARENTS: ProviderParents = (
-    (type_token("aws", AwsCluster), "aws"),
-    (type_token("aws", EksCluster), "aws-eks"),
-)
+
+
+def aws_provider_parents() -> ProviderParents:
+    from components.aws.cluster import AwsCluster
+    from components.aws.eks import EksCluster
+
+    return ((type_token("aws", AwsCluster), "aws"), (type_token("aws", EksCluster), "aws-eks"))
 
 
 def _former_parent(parents: ProviderParents) -> pulumi.Output[str]:
@@ -142,7 +146,14 @@ def models_stack_cluster(
         args = provider_args(LocalClusterArgs.from_settings(settings))
         registries = {model: settings.image_registry for model in models}
     else:
-        parents = AWS_PROVIDER_PARENTS
+        from components.aws.cluster import (
+            AwsClusterArgs,
+            aws_provider,
+            ecr_push_credentials,
+            ecr_registry_prefix,
+        )
+
+        parents = aws_provider_parents()
         # The EKS kubeconfig names no secret (it runs `aws eks get-token`); it is exported as one
         # all the same, and read as one.
         args = k8s.ProviderArgs(kubeconfig=platform.require_output(outputs.KUBECONFIG))
