@@ -41,7 +41,6 @@ from typing import Any
 import pulumi
 
 from components.autoscaling.scaled_object import prometheus_address, scaled_object
-from components.aws.node_groups import node_group_specs
 from components.catalog.load import CatalogEntry, load_catalog
 from components.facts.yaml_input import InputError
 from components.fleet.stacks import (
@@ -102,6 +101,10 @@ def platform_objects(settings: PlatformSettings) -> list[StackResource]:
         )
     ]
     if isinstance(settings, AwsSettings):
+        # Here, not at the top: it imports pulumi-aws, which a local stack's ledger, run before
+        # every preview and up, need not pay for.
+        from components.aws.node_groups import node_group_specs
+
         for group in node_group_specs(settings):
             props = {
                 "instanceTypes": group.instance_types,
