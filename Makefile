@@ -10,14 +10,25 @@ VENV := .venv
 
 # The `local` stack's embedded default: a file backend inside the clone (git-ignored) and a
 # passphrase secrets provider whose passphrase is public and protects nothing but local state.
+# `metadata=skip` (gocloud's fileblob, which the file backend writes through): no attributes
+# sidecar beside each state file, so no MD5 of it on every checkpoint, which was 7% of the CLI's
+# CPU in a checkpointed `up` (docs/fleet-scale.md, section 8); pulumi reads none of it.
 LOCAL_BACKEND := $(CURDIR)/.pulumi-state
-export PULUMI_BACKEND_URL ?= file://$(LOCAL_BACKEND)
+export PULUMI_BACKEND_URL ?= file://$(LOCAL_BACKEND)?metadata=skip
 export PULUMI_CONFIG_PASSPHRASE ?= local-only-not-a-secret
 export PULUMI_SKIP_UPDATE_CHECK := true
 # Nothing may be downloaded here: plugins come from toolchain/pulumi_engine.py only.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 # The language host runs the program with this interpreter (see toolchain/pulumi_engine.py).
 export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
+# Go's garbage collector, for the engine's Go processes (CLI, language host, provider): the CLI
+# re-serialises the whole state at every checkpoint, and at Go's default (100) a fifth of a
+# checkpointed `up`'s CPU went to collecting that garbage; 400 took a 100-change `up` from 13.0
+# to 10.1 CPU-seconds for 1.8x the CLI's peak memory (170 -> 313 MB), the soft limit keeping a
+# large state from growing without bound (docs/fleet-scale.md, section 8). Yours win if set; a
+# test keeps these equal to toolchain/pulumi_engine.py: ENGINE_GO_ENV, which the tests use.
+export GOGC ?= 400
+export GOMEMLIMIT ?= 3GiB
 # A sub-make of the fleet targets (FLEET_CHILD, below) inherits its parent's PATH.
 ifeq ($(FLEET_CHILD),)
 export PATH := $(shell $(PYTHON) -m toolchain.pulumi_engine bin-dir):$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -124,7 +135,9 @@ setup: toolchain crds $(VENV)/.runtime
 # rename but the sidecar in place, and every CLI command then fails with "failed to load
 # checkpoint: EOF" before commands/recover.py could run. The sidecar holds only a content type and
 # an MD5, and fileblob reads a file without one, so an empty one is removed, and said, first.
-FILE_BACKEND = $(patsubst file://%,%,$(filter file://%,$(PULUMI_BACKEND_URL)))
+# Without `metadata=skip` (above) it still writes one; with it, one a run left before stays
+# harmless unless empty.
+FILE_BACKEND = $(firstword $(subst ?, ,$(patsubst file://%,%,$(filter file://%,$(PULUMI_BACKEND_URL)))))
 
 # A mistyped STACK must not create a new, empty stack: only stacks with a file exist. grep reads
 # the whole list (no -q): `grep -q` exits at the first match, and with pipefail the writer's broken
@@ -136,7 +149,7 @@ stack: $(if $(FLEET_CHILD),,setup)
 		python -m commands.fleet models-stacks $(PLATFORM) \
 		| grep -xF "$(STACK)" > /dev/null || { echo "STACK=$(STACK): stacks/$(PLATFORM).yaml" \
 		"lists no such models stack" >&2; exit 2; },true)
-	@$(if $(filter file://$(LOCAL_BACKEND),$(PULUMI_BACKEND_URL)),mkdir -p $(LOCAL_BACKEND),true)
+	@$(if $(filter $(LOCAL_BACKEND),$(FILE_BACKEND)),mkdir -p $(LOCAL_BACKEND),true)
 	@$(if $(FILE_BACKEND),if test -d $(FILE_BACKEND)/.pulumi; then \
 		find $(FILE_BACKEND)/.pulumi -name '*.attrs' -size 0 -print -delete | sed \
 		's/^/[recover] removed an empty attributes file a killed run left (state kept): /' >&2; fi,true)

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import unquote, urlparse
 
 import yaml
 
@@ -199,7 +200,7 @@ def _checkpoint_env(stack: LocalStack, checkpoints: bool) -> dict[str, str]:
 
 
 def _checkpoint_file(stack: LocalStack, project: str) -> Path:
-    backend = Path(stack.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+    backend = Path(unquote(urlparse(stack.env["PULUMI_BACKEND_URL"]).path))
     return backend / ".pulumi" / "stacks" / project / f"{stack.stack}.json"
 
 

@@ -20,7 +20,13 @@ import yaml
 
 from commands.engine_events import read_events
 from tests.support.mocks import record_gate
-from toolchain.pulumi_engine import bin_dir_for, missing_pieces, read_pins
+from toolchain.pulumi_engine import (
+    ENGINE_GO_ENV,
+    FILE_BACKEND_QUERY,
+    bin_dir_for,
+    missing_pieces,
+    read_pins,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a program run needs from the project; tests may add files (model folders, say) to a copy.
@@ -45,7 +51,8 @@ def engine_env(backend: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "PATH": f"{bin_dir_for(pins)}{os.pathsep}{os.environ['PATH']}",
-        "PULUMI_BACKEND_URL": backend.as_uri(),
+        **ENGINE_GO_ENV,
+        "PULUMI_BACKEND_URL": f"{backend.as_uri()}?{FILE_BACKEND_QUERY}",
         "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",

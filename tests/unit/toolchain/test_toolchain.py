@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from components.facts import versions
 from components.facts.versions import KUBERNETES_PROVIDER_PSEUDO_VERSIONS
-from toolchain.gobuild import ToolchainError, run_command_line
-from toolchain.pulumi_engine import REQUIREMENTS, go_binaries, read_pins
+from toolchain.gobuild import PROJECT_ROOT, ToolchainError, run_command_line
+from toolchain.pulumi_engine import (
+    ENGINE_GO_ENV,
+    FILE_BACKEND_QUERY,
+    REQUIREMENTS,
+    go_binaries,
+    read_pins,
+)
 
 
 def test_pins_come_from_requirements_and_have_a_provider_module() -> None:
@@ -118,3 +126,25 @@ def test_one_build_per_binary_while_others_wait_for_it(
         thread.join()
     assert builds == ["tool"]
     assert found == [path, path, path] and path.read_text() == "binary"
+
+
+def test_the_makefile_runs_the_engine_as_the_tests_do() -> None:
+    """The Makefile's engine settings are toolchain/pulumi_engine.py's, which the tests and the
+    bench use (tests/support/engine.py): what is measured and tested is what `make up` runs."""
+    show = "show-engine-env: ; @echo $$GOGC $$GOMEMLIMIT $$PULUMI_BACKEND_URL"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"GOGC", "GOMEMLIMIT", "PULUMI_BACKEND_URL", "MAKEFLAGS", "MAKELEVEL"}
+    }
+    shown = subprocess.run(
+        ["make", "-s", f"--eval={show}", "show-engine-env"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    gogc, memory_limit, backend = shown
+    assert {"GOGC": gogc, "GOMEMLIMIT": memory_limit} == ENGINE_GO_ENV
+    assert backend == f"file://{PROJECT_ROOT}/.pulumi-state?{FILE_BACKEND_QUERY}"
