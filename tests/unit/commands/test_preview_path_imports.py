@@ -5,12 +5,9 @@ took 0.55 s to start with pulumi_policy, 0.06 s without), on the path a reviewer
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.support.mocks import ROOT
+from tests.support.imports import loaded_by
 
 # Run on every `make preview` of a fleet (Makefile: preview, preview-stack). fleet_ledger is not
 # among them: its policy-config check reads the pack's rules, which are pulumi_policy's.
@@ -27,11 +24,5 @@ HEAVY = ("pulumi", "pulumi_policy", "pulumi_kubernetes", "pulumi_aws", "grpc")
 
 @pytest.mark.parametrize("module", PREVIEW_PATH)
 def test_a_preview_path_command_imports_no_pulumi_sdk(module: str) -> None:
-    probe = (
-        f"import sys, {module}; "
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert loaded.stdout.strip() == "[]", (module, loaded.stdout, loaded.stderr)
+    heavy = {name.split(".")[0] for name in loaded_by(module, HEAVY)} & set(HEAVY)
+    assert not heavy, (module, sorted(heavy))

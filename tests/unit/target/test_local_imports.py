@@ -6,23 +6,13 @@ builds images."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.support.mocks import ROOT
+from tests.support.imports import loaded_by
 
 CLOUD_ONLY = ("pulumi_aws", "pulumi_docker", "components.aws")
 
 
 @pytest.mark.parametrize("modules", ["programs.models, programs.platform", "commands.fleet_ledger"])
 def test_a_local_stack_imports_no_cloud_sdk(modules: str) -> None:
-    probe = (
-        f"import sys, {modules}; "
-        f"print(sorted(m for m in sys.modules if m.startswith({CLOUD_ONLY!r})))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert loaded.stdout.strip() == "[]", (loaded.stdout, loaded.stderr)
+    assert loaded_by(modules, CLOUD_ONLY) == []
