@@ -10,9 +10,8 @@ VENV := .venv
 
 # The `local` stack's embedded default: a file backend inside the clone (git-ignored) and a
 # passphrase secrets provider whose passphrase is public and protects nothing but local state.
-# `metadata=skip` (gocloud's fileblob, which the file backend writes through): no attributes
-# sidecar beside each state file, so no MD5 of it on every checkpoint, which was 7% of the CLI's
-# CPU in a checkpointed `up` (docs/fleet-scale.md, section 8); pulumi reads none of it.
+# `metadata=skip`: no attributes sidecar beside each state file (toolchain/pulumi_engine.py:
+# FILE_BACKEND_QUERY says why).
 LOCAL_BACKEND := $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(LOCAL_BACKEND)?metadata=skip
 export PULUMI_CONFIG_PASSPHRASE ?= local-only-not-a-secret
@@ -21,12 +20,8 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 # The language host runs the program with this interpreter (see toolchain/pulumi_engine.py).
 export PULUMI_PYTHON_CMD := $(CURDIR)/$(VENV)/bin/python
-# Go's garbage collector, for the engine's Go processes (CLI, language host, provider): the CLI
-# re-serialises the whole state at every checkpoint, and at Go's default (100) a fifth of a
-# checkpointed `up`'s CPU went to collecting that garbage; 400 took a 100-change `up` from 13.0
-# to 10.1 CPU-seconds for 1.8x the CLI's peak memory (170 -> 313 MB), the soft limit keeping a
-# large state from growing without bound (docs/fleet-scale.md, section 8). Yours win if set; a
-# test keeps these equal to toolchain/pulumi_engine.py: ENGINE_GO_ENV, which the tests use.
+# Go's garbage collector for the engine's Go processes: toolchain/pulumi_engine.py, ENGINE_GO_ENV,
+# says why, and the tests run the engine with it (a test keeps these equal). Yours win if set.
 export GOGC ?= 400
 export GOMEMLIMIT ?= 3GiB
 # A sub-make of the fleet targets (FLEET_CHILD, below) inherits its parent's PATH.

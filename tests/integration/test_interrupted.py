@@ -8,14 +8,13 @@ deploys, with no pending operation, lock or orphan manifest left behind."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from commands.engine_processes import marked_processes
-from tests.support.engine import copy_repository, engine_env, run_make
+from tests.support.engine import LocalStack, copy_repository, engine_env, run_make
 from tests.support.interrupt import (
     alive,
     checkpoint,
@@ -123,13 +122,8 @@ def test_an_empty_state_attributes_file_a_killed_run_left_is_removed_and_said(
     attributes = state_file.with_name("local.json.attrs")
     state = state_file.read_bytes()
     attributes.write_bytes(b"")
-    broken = subprocess.run(
-        ["pulumi", "stack", "export", "--stack", "local"],
-        cwd=clone,
-        env=engine_env(clone / ".pulumi-state"),
-        capture_output=True,
-        text=True,
-    )
+    stack = LocalStack(clone, engine_env(clone / ".pulumi-state"))
+    broken = stack.pulumi("stack", "export", "--stack", "local", check=False)
     assert "failed to load checkpoint: EOF" in broken.stderr, broken.stderr
     again = run_make(clone, "preview")
     output = again.stdout + again.stderr
